@@ -1,0 +1,115 @@
+using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace McpEdge.Configuration;
+
+/// <summary>
+/// Turns validated <see cref="McpEdgeOptions"/> into YARP routes and clusters
+/// (<c>Yarp.ReverseProxy.Configuration.RouteConfig</c> / <c>ClusterConfig</c>).
+/// </summary>
+/// <remarks>
+/// Per server <c>{name}</c>:
+/// <list type="bullet">
+/// <item>route <c>{name}</c> matching the public path exactly (every method), to cluster <c>{name}</c>;</item>
+/// <item>for the <c>sse</c> transport, route <c>{name}/message</c> matching <c>{path}/message</c> (POST),
+/// where the rewritten <c>endpoint</c> event sends clients;</item>
+/// <item>cluster <c>{name}</c> with one destination per upstream replica, id
+/// <see cref="DestinationId(Uri)"/> (stable across reloads and edge replicas, so that sealed
+/// sessions keep routing), the configured load-balancing policy, and
+/// <see cref="TimeoutOptions.Response"/> as the activity timeout.</item>
+/// </list>
+/// Route and cluster metadata carry what the MCP transforms need (<see cref="MetadataKeys"/>).
+/// </remarks>
+public static class McpProxyConfigBuilder
+{
+    /// <summary>Metadata keys set on generated routes and clusters.</summary>
+    public static class MetadataKeys
+    {
+        /// <summary>The MCP server name (route and cluster).</summary>
+        public const string Server = "McpEdge.Server";
+        /// <summary>The public path of the server (route).</summary>
+        public const string PublicPath = "McpEdge.PublicPath";
+        /// <summary>The transport name (route).</summary>
+        public const string Transport = "McpEdge.Transport";
+        /// <summary><c>endpoint</c> or <c>legacy-message</c> (route).</summary>
+        public const string RouteKind = "McpEdge.RouteKind";
+        /// <summary>The connect timeout in milliseconds (cluster), read by <c>McpForwarderHttpClientFactory</c>.</summary>
+        public const string ConnectTimeoutMs = "McpEdge.ConnectTimeoutMs";
+    }
+
+    /// <summary>Route kinds (<see cref="MetadataKeys.RouteKind"/>).</summary>
+    public static class RouteKinds
+    {
+        /// <summary>The server's public MCP endpoint.</summary>
+        public const string Endpoint = "endpoint";
+        /// <summary>The edge URL that a rewritten HTTP+SSE <c>endpoint</c> event names.</summary>
+        public const string LegacyMessage = "legacy-message";
+    }
+
+    /// <summary>The suffix of the legacy POST path under the public path.</summary>
+    public const string LegacyMessageSuffix = "/message";
+
+    /// <summary>The public path of a server: <see cref="McpServerOptions.Path"/> or <c>/mcp/{name}</c>.</summary>
+    public static string PublicPath(string name, McpServerOptions server) =>
+        string.IsNullOrWhiteSpace(server.Path) ? "/mcp/" + name : server.Path.Trim();
+
+    /// <summary>
+    /// The destination id of an upstream URL: its authority and path without a trailing '/'
+    /// (<c>http://10.0.0.5:3001/mcp/</c> → <c>10.0.0.5:3001/mcp</c>). Readable in logs and
+    /// stable for as long as the URL is, which is what sealed session tokens rely on.
+    /// </summary>
+    public static string DestinationId(Uri upstream) =>
+        (upstream.Authority + upstream.AbsolutePath).TrimEnd('/').ToLowerInvariant();
+
+    /// <summary>Builds the routes and clusters. The options must have passed <see cref="McpEdgeOptionsValidator"/>.</summary>
+    public static (IReadOnlyList<RouteConfig> Routes, IReadOnlyList<ClusterConfig> Clusters) Build(McpEdgeOptions options)
+    {
+        var routes = new List<RouteConfig>();
+        var clusters = new List<ClusterConfig>();
+        foreach (var (name, server) in options.Servers.OrderBy(s => s.Key, StringComparer.Ordinal))
+        {
+            var path = PublicPath(name, server);
+            var routeMetadata = new Dictionary<string, string>
+            {
+                [MetadataKeys.Server] = name,
+                [MetadataKeys.PublicPath] = path,
+                [MetadataKeys.Transport] = server.Transport,
+                [MetadataKeys.RouteKind] = RouteKinds.Endpoint,
+            };
+            routes.Add(new RouteConfig
+            {
+                RouteId = name,
+                ClusterId = name,
+                Match = new RouteMatch { Path = path },
+                Metadata = routeMetadata,
+            });
+            if (server.Transport == McpTransports.Sse)
+            {
+                routes.Add(new RouteConfig
+                {
+                    RouteId = name + LegacyMessageSuffix,
+                    ClusterId = name,
+                    Match = new RouteMatch { Path = path + LegacyMessageSuffix, Methods = ["POST"] },
+                    Metadata = new Dictionary<string, string>(routeMetadata) { [MetadataKeys.RouteKind] = RouteKinds.LegacyMessage },
+                });
+            }
+
+            clusters.Add(new ClusterConfig
+            {
+                ClusterId = name,
+                LoadBalancingPolicy = server.LoadBalancingPolicy,
+                Destinations = server.Upstreams.ToDictionary(
+                    u => DestinationId(new Uri(u)),
+                    u => new DestinationConfig { Address = u },
+                    StringComparer.OrdinalIgnoreCase),
+                HttpRequest = new ForwarderRequestConfig { ActivityTimeout = server.Timeouts.Response },
+                Metadata = new Dictionary<string, string>
+                {
+                    [MetadataKeys.Server] = name,
+                    [MetadataKeys.ConnectTimeoutMs] = ((long)server.Timeouts.Connect.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                },
+            });
+        }
+        return (routes, clusters);
+    }
+}

@@ -1,0 +1,33 @@
+using System.Globalization;
+using McpEdge.Configuration;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace McpEdge.Forwarder;
+
+/// <summary>
+/// YARP's <see cref="ForwarderHttpClientFactory"/> with the per-server connect timeout
+/// (<see cref="TimeoutOptions.Connect"/>, carried in cluster metadata) applied to
+/// <see cref="SocketsHttpHandler.ConnectTimeout"/>. A client is rebuilt when the timeout changes.
+/// </summary>
+public sealed class McpForwarderHttpClientFactory(ILogger<ForwarderHttpClientFactory> logger) : ForwarderHttpClientFactory(logger)
+{
+    /// <inheritdoc />
+    protected override void ConfigureHandler(ForwarderHttpClientContext context, SocketsHttpHandler handler)
+    {
+        base.ConfigureHandler(context, handler);
+        if (ConnectTimeout(context.NewMetadata) is { } timeout)
+        {
+            handler.ConnectTimeout = timeout;
+        }
+    }
+
+    /// <inheritdoc />
+    protected override bool CanReuseOldClient(ForwarderHttpClientContext context) =>
+        base.CanReuseOldClient(context) && ConnectTimeout(context.OldMetadata) == ConnectTimeout(context.NewMetadata);
+
+    private static TimeSpan? ConnectTimeout(IReadOnlyDictionary<string, string>? metadata) =>
+        metadata is not null && metadata.TryGetValue(McpProxyConfigBuilder.MetadataKeys.ConnectTimeoutMs, out var value)
+            && long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms)
+            ? TimeSpan.FromMilliseconds(ms)
+            : null;
+}

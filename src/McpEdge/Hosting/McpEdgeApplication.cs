@@ -1,0 +1,88 @@
+using McpEdge.Configuration;
+using McpEdge.Forwarder;
+using McpEdge.Security;
+using McpEdge.Sessions;
+using McpEdge.Streaming;
+using McpEdge.Transforms;
+using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace McpEdge.Hosting;
+
+/// <summary>Composes the edge: configuration, YARP, the MCP pipeline steps. <c>Program.cs</c> only calls this.</summary>
+public static partial class McpEdgeApplication
+{
+    /// <summary>The command-line option and environment variable naming the configuration file.</summary>
+    public const string ConfigFileKey = "config";
+
+    /// <summary>The environment variable naming the configuration file when <c>--config</c> is not given.</summary>
+    public const string ConfigFileEnvironmentVariable = "MCPEDGE_CONFIG";
+
+    /// <summary>The address the edge listens on when neither <c>--urls</c> nor <c>ASPNETCORE_URLS</c> says otherwise.</summary>
+    public const string DefaultUrls = "http://127.0.0.1:8080";
+
+    /// <summary>
+    /// Builds the edge. The configuration file (<c>--config FILE</c> or <c>MCPEDGE_CONFIG</c>) is
+    /// loaded with reload on change; environment variables and the command line override it.
+    /// </summary>
+    /// <exception cref="McpEdgeConfigurationException">The configuration is invalid; the message names each setting.</exception>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        var configFile = builder.Configuration[ConfigFileKey] ?? Environment.GetEnvironmentVariable(ConfigFileEnvironmentVariable);
+        if (!string.IsNullOrEmpty(configFile))
+        {
+            var fullPath = Path.GetFullPath(configFile, Environment.CurrentDirectory);
+            if (!File.Exists(fullPath))
+            {
+                throw new McpEdgeConfigurationException([$"{ConfigFileKey}: the configuration file '{fullPath}' does not exist."]);
+            }
+            builder.Configuration.AddJsonFile(fullPath, optional: false, reloadOnChange: true);
+            // Environment variables and the command line keep precedence over the file.
+            builder.Configuration.AddEnvironmentVariables();
+            builder.Configuration.AddCommandLine(args);
+        }
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]))
+        {
+            builder.WebHost.UseUrls(DefaultUrls);
+        }
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
+
+        var services = builder.Services;
+        services.AddSingleton<McpEdgeConfigState>();
+        services.AddSingleton<McpProxyConfigProvider>();
+        services.AddSingleton<IProxyConfigProvider>(sp => sp.GetRequiredService<McpProxyConfigProvider>());
+        services.AddSingleton(sp =>
+        {
+            var state = sp.GetRequiredService<McpEdgeConfigState>();
+            var sealer = new SessionTokenSealer(SessionKeyRing.FromOptions(state.Current.Sessions));
+            if (sealer.IsEphemeral)
+            {
+                LogEphemeralKey(sp.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(McpEdgeApplication).FullName!));
+            }
+            return sealer;
+        });
+        services.AddSingleton<SseRelay>();
+        services.AddReverseProxy().AddTransforms<McpTransformProvider>();
+        services.AddSingleton<IForwarderHttpClientFactory, McpForwarderHttpClientFactory>();
+
+        configure?.Invoke(builder);
+        var app = builder.Build();
+
+        // Fail at start-up, not on the first request: bind, validate, derive the session keys.
+        app.Services.GetRequiredService<McpEdgeConfigState>();
+        app.Services.GetRequiredService<SessionTokenSealer>();
+
+        app.UseMiddleware<HostOriginGuardMiddleware>();
+        app.MapReverseProxy(proxy =>
+        {
+            proxy.UseMiddleware<SessionRoutingMiddleware>();
+            proxy.UseLoadBalancing();
+            proxy.UsePassiveHealthChecks();
+        });
+        return app;
+    }
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "No session key is configured (McpEdge:Sessions:Keys or KeyFile): using a random per-process key. Replicas of the edge will not share sessions, and sessions end when this process restarts.")]
+    private static partial void LogEphemeralKey(ILogger logger);
+}

@@ -1,0 +1,14 @@
+namespace McpEdge.Protocol;
+
+/// <summary>JSON-RPC 2.0 error codes the edge answers with (JSON-RPC 2.0 §5.1; MCP schema.json of each revision).</summary>
+public static class McpErrorCodes
+{
+    /// <summary>-32600 Invalid Request (JSON-RPC 2.0).</summary>
+    public const int InvalidRequest = -32600;
+    /// <summary>-32000 generic server error, used with HTTP 403 for a rejected <c>Origin</c> (as the official SDKs do).</summary>
+    public const int Forbidden = -32000;
+    /// <summary>-32001 session not found, used with HTTP 404: the signal on which clients start a new session (MCP 2025-11-25 basic/transports.mdx, "Session Management").</summary>
+    public const int SessionNotFound = -32001;
+    /// <summary>-32603 Internal error (JSON-RPC 2.0), used with 502 when the upstream cannot be reached for a request without a session.</summary>
+    public const int InternalError = -32603;
+}

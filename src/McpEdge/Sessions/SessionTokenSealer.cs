@@ -1,0 +1,151 @@
+using System.Buffers.Binary;
+using System.Buffers.Text;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace McpEdge.Sessions;
+
+/// <summary>
+/// Seals <c>{replica, upstream value}</c> into an opaque token with AES-256-GCM and opens it again,
+/// so that any edge replica that holds the key ring can route a session without shared state.
+/// </summary>
+/// <remarks>
+/// Token: base64url (RFC 4648 §5, no padding) of
+/// <c>version (1 byte = 1) ‖ key id (2, big-endian) ‖ nonce (12) ‖ ciphertext ‖ tag (16)</c>;
+/// plaintext <c>destination id length (2) ‖ destination id (UTF-8) ‖ upstream value (UTF-8)</c>;
+/// associated data <c>version ‖ kind ‖ server name (UTF-8)</c>, so a token of one server or kind
+/// never opens for another. The result is visible ASCII, as MCP requires of session ids
+/// (2025-11-25 basic/transports.mdx, "Session Management"). Thread-safe.
+/// </remarks>
+public sealed class SessionTokenSealer : IDisposable
+{
+    private const byte Version = 1;
+    private const int HeaderSize = 1 + 2 + NonceSize;
+    private const int NonceSize = 12;
+    private const int TagSize = 16;
+
+    /// <summary>The longest token accepted by <see cref="TryOpen"/>, in characters; longer ones are rejected before decoding.</summary>
+    public const int MaxTokenLength = 4096;
+
+    private readonly SessionKeyRing _ring;
+    private readonly ThreadLocal<AesGcm>[] _ciphers;
+
+    /// <summary>Creates a sealer over the ring.</summary>
+    public SessionTokenSealer(SessionKeyRing ring)
+    {
+        _ring = ring;
+        // AesGcm instances are not safe for concurrent use: one per key and thread.
+        _ciphers = ring.Keys.Select(k => new ThreadLocal<AesGcm>(() => new AesGcm(k.Key, TagSize), trackAllValues: true)).ToArray();
+    }
+
+    /// <summary>True when the ring is a random per-process key.</summary>
+    public bool IsEphemeral => _ring.IsEphemeral;
+
+    /// <summary>Seals a target with the ring's first key.</summary>
+    /// <param name="kind">What the token stands for.</param>
+    /// <param name="server">The MCP server name (bound as associated data).</param>
+    /// <param name="destinationId">The YARP destination id of the replica.</param>
+    /// <param name="upstreamValue">The upstream session id, or POST path and query for <see cref="SessionTokenKind.LegacySse"/>.</param>
+    public string Seal(SessionTokenKind kind, string server, string destinationId, string upstreamValue)
+    {
+        var destLength = Encoding.UTF8.GetByteCount(destinationId);
+        var plainLength = 2 + destLength + Encoding.UTF8.GetByteCount(upstreamValue);
+        var tokenBytes = new byte[HeaderSize + plainLength + TagSize];
+        var key = _ring.Keys[0];
+
+        tokenBytes[0] = Version;
+        BinaryPrimitives.WriteUInt16BigEndian(tokenBytes.AsSpan(1), key.Id);
+        var nonce = tokenBytes.AsSpan(3, NonceSize);
+        RandomNumberGenerator.Fill(nonce);
+
+        var plain = plainLength <= 512 ? stackalloc byte[plainLength] : new byte[plainLength];
+        BinaryPrimitives.WriteUInt16BigEndian(plain, checked((ushort)destLength));
+        Encoding.UTF8.GetBytes(destinationId, plain[2..]);
+        Encoding.UTF8.GetBytes(upstreamValue, plain[(2 + destLength)..]);
+
+        Span<byte> aad = stackalloc byte[AadLength(server)];
+        WriteAad(aad, kind, server);
+        _ciphers[0].Value!.Encrypt(nonce, plain, tokenBytes.AsSpan(HeaderSize, plainLength), tokenBytes.AsSpan(HeaderSize + plainLength), aad);
+        return Base64Url.EncodeToString(tokenBytes);
+    }
+
+    /// <summary>
+    /// Opens a token. False when it is malformed, too long, sealed with a key not in the ring,
+    /// tampered with, or sealed for another server or kind.
+    /// </summary>
+    public bool TryOpen(SessionTokenKind kind, string server, string? token, out SessionTarget target)
+    {
+        target = default;
+        if (string.IsNullOrEmpty(token) || token.Length > MaxTokenLength)
+        {
+            return false;
+        }
+        Span<byte> bytes = stackalloc byte[Base64Url.GetMaxDecodedLength(token.Length)];
+        // The OperationStatus overload reports bad input; the Try* overload throws on it.
+        if (Base64Url.DecodeFromChars(token, bytes, out _, out var written) != System.Buffers.OperationStatus.Done
+            || written < HeaderSize + 2 + TagSize || bytes[0] != Version)
+        {
+            return false;
+        }
+        bytes = bytes[..written];
+        var keyId = BinaryPrimitives.ReadUInt16BigEndian(bytes[1..]);
+        var keyIndex = -1;
+        for (var i = 0; i < _ring.Keys.Count; i++)
+        {
+            if (_ring.Keys[i].Id == keyId)
+            {
+                keyIndex = i;
+                break;
+            }
+        }
+        if (keyIndex < 0)
+        {
+            return false;
+        }
+
+        var plainLength = written - HeaderSize - TagSize;
+        Span<byte> plain = stackalloc byte[plainLength];
+        Span<byte> aad = stackalloc byte[AadLength(server)];
+        WriteAad(aad, kind, server);
+        try
+        {
+            _ciphers[keyIndex].Value!.Decrypt(bytes.Slice(3, NonceSize), bytes.Slice(HeaderSize, plainLength), bytes[(HeaderSize + plainLength)..], plain, aad);
+        }
+        catch (AuthenticationTagMismatchException)
+        {
+            return false;
+        }
+
+        int destLength = BinaryPrimitives.ReadUInt16BigEndian(plain);
+        if (destLength > plainLength - 2)
+        {
+            return false;
+        }
+        target = new SessionTarget(
+            Encoding.UTF8.GetString(plain.Slice(2, destLength)),
+            Encoding.UTF8.GetString(plain[(2 + destLength)..]));
+        return true;
+    }
+
+    private static int AadLength(string server) => 2 + Encoding.UTF8.GetByteCount(server);
+
+    private static void WriteAad(Span<byte> aad, SessionTokenKind kind, string server)
+    {
+        aad[0] = Version;
+        aad[1] = (byte)kind;
+        Encoding.UTF8.GetBytes(server, aad[2..]);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var local in _ciphers)
+        {
+            foreach (var cipher in local.Values)
+            {
+                cipher.Dispose();
+            }
+            local.Dispose();
+        }
+    }
+}
