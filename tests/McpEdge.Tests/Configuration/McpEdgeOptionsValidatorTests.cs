@@ -1,0 +1,95 @@
+using McpEdge.Configuration;
+
+namespace McpEdge.Tests.Configuration;
+
+public class McpEdgeOptionsValidatorTests
+{
+    private static IReadOnlyList<string> Validate(McpEdgeOptions options) =>
+        McpEdgeOptionsValidator.Validate(options, McpEdgeOptionsValidator.YarpPolicies);
+
+    private static McpEdgeOptions WithServer(string name, McpServerOptions server)
+    {
+        var options = new McpEdgeOptions();
+        options.Servers[name] = server;
+        return options;
+    }
+
+    [Fact]
+    public void Validate_ValidServer_NoErrors()
+    {
+        Assert.Empty(Validate(WithServer("ok", new McpServerOptions { Upstreams = ["http://127.0.0.1:1/mcp"] })));
+    }
+
+    [Fact]
+    public void Validate_NoServers_NamesServersSection()
+    {
+        var error = Assert.Single(Validate(new McpEdgeOptions()));
+        Assert.StartsWith("McpEdge:Servers:", error);
+    }
+
+    [Theory]
+    [InlineData("ftp://host/mcp")]
+    [InlineData("not a url")]
+    [InlineData("/relative")]
+    [InlineData("http://user:pw@host/mcp")]
+    public void Validate_BadUpstream_NamesIndexedSetting(string url)
+    {
+        var error = Assert.Single(Validate(WithServer("s", new McpServerOptions { Upstreams = ["http://127.0.0.1:1/mcp", url] })));
+        Assert.StartsWith("McpEdge:Servers:s:Upstreams:1:", error);
+    }
+
+    [Fact]
+    public void Validate_EachProblem_OneMessageNamingItsSetting()
+    {
+        var options = WithServer("bad name", new McpServerOptions
+        {
+            Path = "mcp/no-slash",
+            Transport = "websocket",
+            Upstreams = [],
+            LoadBalancingPolicy = "Fastest",
+            Timeouts = new TimeoutOptions { Connect = TimeSpan.Zero, Response = TimeSpan.FromSeconds(-1) },
+        });
+        options.Sessions.Keys.Add("short");
+        options.Security.AllowedOrigins.Add("https://app.example.com/path");
+
+        var errors = Validate(options);
+
+        string[] expected =
+        [
+            "McpEdge:Servers:bad name:",
+            "McpEdge:Servers:bad name:Path:",
+            "McpEdge:Servers:bad name:Transport:",
+            "McpEdge:Servers:bad name:Upstreams:",
+            "McpEdge:Servers:bad name:LoadBalancingPolicy:",
+            "McpEdge:Servers:bad name:Timeouts:Connect:",
+            "McpEdge:Servers:bad name:Timeouts:Response:",
+            "McpEdge:Sessions:Keys:0:",
+            "McpEdge:Security:AllowedOrigins:0:",
+        ];
+        Assert.Equal(expected.Length, errors.Count);
+        foreach (var prefix in expected)
+        {
+            Assert.Contains(errors, e => e.StartsWith(prefix, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public void Validate_DuplicatePathsAndUpstreams_Rejected()
+    {
+        var options = new McpEdgeOptions();
+        options.Servers["a"] = new McpServerOptions { Path = "/mcp/x", Upstreams = ["http://h:1/mcp", "http://H:1/mcp/"] };
+        options.Servers["b"] = new McpServerOptions { Path = "/MCP/x", Upstreams = ["http://h:2/mcp"] };
+
+        var errors = Validate(options);
+
+        Assert.Contains(errors, e => e.StartsWith("McpEdge:Servers:a:Upstreams:1:", StringComparison.Ordinal) && e.Contains("twice"));
+        Assert.Contains(errors, e => e.StartsWith("McpEdge:Servers:b:Path:", StringComparison.Ordinal) && e.Contains("already"));
+    }
+
+    [Fact]
+    public void Validate_ReservedPath_Rejected()
+    {
+        var error = Assert.Single(Validate(WithServer("m", new McpServerOptions { Path = "/metrics", Upstreams = ["http://h/mcp"] })));
+        Assert.Contains("reserved", error);
+    }
+}

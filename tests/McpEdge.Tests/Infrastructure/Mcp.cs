@@ -1,0 +1,28 @@
+using System.Net.Http.Headers;
+using System.Text;
+
+namespace McpEdge.Tests.Infrastructure;
+
+/// <summary>Small builders for raw MCP HTTP requests.</summary>
+public static class Mcp
+{
+    public const string Initialize = """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"test","version":"1"}}}""";
+
+    public static HttpRequestMessage Post(string path, string json, string? sessionId = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        if (sessionId is not null)
+        {
+            request.Headers.Add("Mcp-Session-Id", sessionId);
+        }
+        return request;
+    }
+
+    public static string Call(int id, string method) => $$"""{"jsonrpc":"2.0","id":{{id}},"method":"{{method}}"}""";
+
+    /// <summary>A server section for <see cref="TestEdge"/> with the given upstream URLs.</summary>
+    public static object Server(string policy = "RoundRobin", string transport = "streamable-http", object? timeouts = null, params string[] upstreams) =>
+        new { Transport = transport, Upstreams = upstreams, LoadBalancingPolicy = policy, Timeouts = timeouts ?? new { Connect = "00:00:02", Response = "00:00:30" } };
+}

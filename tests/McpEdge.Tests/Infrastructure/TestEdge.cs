@@ -1,0 +1,91 @@
+using System.Text.Json;
+using McpEdge.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Yarp.ReverseProxy.Configuration;
+
+namespace McpEdge.Tests.Infrastructure;
+
+/// <summary>The edge on real Kestrel (127.0.0.1, ephemeral port), configured from a JSON file the test can rewrite (hot reload).</summary>
+public sealed class TestEdge : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly string _configFile;
+    private readonly ReloadListener _listener;
+
+    private TestEdge(WebApplication app, string configFile, ReloadListener listener, Uri baseAddress)
+    {
+        _app = app;
+        _configFile = configFile;
+        _listener = listener;
+        BaseAddress = baseAddress;
+        Client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    /// <summary><c>http://127.0.0.1:{port}/</c>.</summary>
+    public Uri BaseAddress { get; }
+
+    /// <summary>A client for the edge.</summary>
+    public HttpClient Client { get; }
+
+    /// <summary>The edge's services.</summary>
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>Starts the edge with <paramref name="mcpEdgeSection"/> as the <c>McpEdge</c> section.</summary>
+    public static async Task<TestEdge> StartAsync(object mcpEdgeSection, params string[] extraArgs)
+    {
+        var configFile = Path.Combine(Path.GetTempPath(), $"mcpedge-test-{Guid.NewGuid():N}.json");
+        await WriteConfigAsync(configFile, mcpEdgeSection);
+        var listener = new ReloadListener();
+        var app = McpEdgeApplication.Build(["--config", configFile, "--urls", "http://127.0.0.1:0", .. extraArgs], builder =>
+        {
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            builder.Services.AddSingleton<IConfigChangeListener>(listener);
+        });
+        await app.StartAsync();
+        var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        return new TestEdge(app, configFile, listener, new Uri(url + "/"));
+    }
+
+    /// <summary>Rewrites the configuration file and waits (at most 20 s) until YARP has applied the new routes and clusters.</summary>
+    public async Task ReloadAsync(object mcpEdgeSection)
+    {
+        var applied = _listener.NextApplied();
+        await WriteConfigAsync(_configFile, mcpEdgeSection);
+        await applied.WaitAsync(TimeSpan.FromSeconds(20));
+    }
+
+    /// <summary>Rewrites the configuration file without waiting (for changes that must be rejected).</summary>
+    public Task WriteConfigAsync(object mcpEdgeSection) => WriteConfigAsync(_configFile, mcpEdgeSection);
+
+    private static Task WriteConfigAsync(string file, object section) =>
+        File.WriteAllTextAsync(file, JsonSerializer.Serialize(new { McpEdge = section }));
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await _app.StopAsync(new CancellationTokenSource(TimeSpan.FromSeconds(2)).Token);
+        await _app.DisposeAsync();
+        File.Delete(_configFile);
+    }
+
+    private sealed class ReloadListener : IConfigChangeListener
+    {
+        private TaskCompletionSource _applied = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task NextApplied()
+        {
+            _applied = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _applied.Task;
+        }
+
+        public void ConfigurationApplied(IReadOnlyList<IProxyConfig> proxyConfigs) => _applied.TrySetResult();
+        public void ConfigurationApplyingFailed(IReadOnlyList<IProxyConfig> proxyConfigs, Exception exception) => _applied.TrySetException(exception);
+        public void ConfigurationLoaded(IReadOnlyList<IProxyConfig> proxyConfigs) { }
+        public void ConfigurationLoadingFailed(IProxyConfigProvider configProvider, Exception exception) => _applied.TrySetException(exception);
+    }
+}

@@ -1,0 +1,65 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace McpEdge.Tests.Infrastructure;
+
+/// <summary>What a <see cref="TestUpstream"/> received.</summary>
+public sealed record RecordedRequest(string Method, string PathAndQuery, IReadOnlyDictionary<string, string> Headers, string Body);
+
+/// <summary>An upstream the test controls: real Kestrel on 127.0.0.1 with an ephemeral port, recording every request.</summary>
+public sealed class TestUpstream : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private TestUpstream(WebApplication app, string url)
+    {
+        _app = app;
+        Url = url;
+    }
+
+    /// <summary><c>http://127.0.0.1:{port}</c>.</summary>
+    public string Url { get; }
+
+    /// <summary>The port.</summary>
+    public int Port => new Uri(Url).Port;
+
+    /// <summary>Every request received, in order.</summary>
+    public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
+
+    /// <summary>Starts an upstream whose every request is recorded (body read first) and then handled by <paramref name="handler"/>.</summary>
+    public static async Task<TestUpstream> StartAsync(Func<HttpContext, string, Task> handler)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        TestUpstream? self = null;
+        app.Run(async context =>
+        {
+            var body = await new StreamReader(context.Request.Body).ReadToEndAsync(context.RequestAborted);
+            self!.Requests.Enqueue(new RecordedRequest(
+                context.Request.Method,
+                context.Request.Path + context.Request.QueryString,
+                context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
+                body));
+            await handler(context, body);
+        });
+        await app.StartAsync();
+        var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        self = new TestUpstream(app, url);
+        return self;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync(new CancellationTokenSource(TimeSpan.FromSeconds(1)).Token);
+        await _app.DisposeAsync();
+    }
+}
