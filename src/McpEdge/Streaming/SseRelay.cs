@@ -44,7 +44,9 @@ public sealed partial class SseRelay(ILogger<SseRelay> logger)
         try
         {
             await using var body = await upstream.Content.ReadAsStreamAsync(aborted);
+            // StartAsync only makes the headers final; the flush puts them on the wire.
             await response.StartAsync(aborted);
+            await response.BodyWriter.FlushAsync(aborted);
             var pending = 0;
             while (true)
             {

@@ -1,0 +1,95 @@
+using System.Net;
+using System.Net.Http.Headers;
+using McpEdge.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
+
+namespace McpEdge.Tests.Integration;
+
+public class PassthroughTests
+{
+    [Theory]
+    [InlineData(202, "")]
+    [InlineData(400, """{"jsonrpc":"2.0","id":1,"error":{"code":-32600,"message":"Bad Request: missing header"}}""")]
+    [InlineData(403, """{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Forbidden"}}""")]
+    [InlineData(404, """{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}}""")]
+    [InlineData(405, """{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Method not allowed."}}""")]
+    [InlineData(406, """{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Not Acceptable: Client must accept both application/json and text/event-stream"}}""")]
+    public async Task Status_AndJsonRpcErrorBody_PassThroughUnchanged(int status, string body)
+    {
+        await using var upstream = await TestUpstream.StartAsync(async (context, _) =>
+        {
+            context.Response.StatusCode = status;
+            context.Response.Headers["MCP-Protocol-Version"] = "2025-06-18";
+            context.Response.Headers["X-Upstream-Marker"] = "kept";
+            if (body.Length > 0)
+            {
+                context.Response.ContentType = "application/json";
+                await context.Response.WriteAsync(body);
+            }
+        });
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: upstream.Url + "/mcp") } });
+
+        using var response = await edge.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Call(1, "tools/list")));
+
+        Assert.Equal((HttpStatusCode)status, response.StatusCode);
+        Assert.Equal(body, await response.Content.ReadAsStringAsync());
+        Assert.Equal("2025-06-18", response.Headers.GetValues("MCP-Protocol-Version").Single());
+        Assert.Equal("kept", response.Headers.GetValues("X-Upstream-Marker").Single());
+        if (body.Length > 0)
+        {
+            Assert.Equal("application/json", response.Content.Headers.ContentType!.MediaType);
+        }
+    }
+
+    [Fact]
+    public async Task McpHeaders_AndBody_ReachUpstreamUnchanged_AtItsOwnPath()
+    {
+        await using var upstream = await TestUpstream.StartAsync((context, _) => context.Response.WriteAsJsonAsync(new { jsonrpc = "2.0", id = 7, result = new { } }));
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: upstream.Url + "/mcp") } });
+        const string json = """{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_weather","arguments":{"region":"eu"}}}""";
+        var request = Mcp.Post("/mcp/s?tenant=a", json);
+        request.Headers.Add("MCP-Protocol-Version", "2026-07-28");
+        request.Headers.Add("Mcp-Method", "tools/call");
+        request.Headers.Add("Mcp-Name", "get_weather");
+        request.Headers.Add("Mcp-Param-Region", "eu");
+        request.Headers.Add("Mcp-Param-Unknown-Future", "x");
+        request.Headers.Add("Last-Event-ID", "stream-1:42");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "token-123");
+
+        using var response = await edge.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var seen = Assert.Single(upstream.Requests);
+        Assert.Equal("POST", seen.Method);
+        Assert.Equal("/mcp?tenant=a", seen.PathAndQuery);
+        Assert.Equal(json, seen.Body);
+        Assert.Equal("2026-07-28", seen.Headers["MCP-Protocol-Version"]);
+        Assert.Equal("tools/call", seen.Headers["Mcp-Method"]);
+        Assert.Equal("get_weather", seen.Headers["Mcp-Name"]);
+        Assert.Equal("eu", seen.Headers["Mcp-Param-Region"]);
+        Assert.Equal("x", seen.Headers["Mcp-Param-Unknown-Future"]);
+        Assert.Equal("stream-1:42", seen.Headers["Last-Event-ID"]);
+        Assert.Equal("Bearer token-123", seen.Headers["Authorization"]);
+        Assert.Equal("application/json, text/event-stream", seen.Headers["Accept"]);
+    }
+
+    [Theory]
+    [InlineData("GET")]
+    [InlineData("DELETE")]
+    public async Task GetAndDelete_ReachUpstream(string method)
+    {
+        await using var upstream = await TestUpstream.StartAsync((context, _) =>
+        {
+            context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+            context.Response.Headers.Allow = "POST";
+            return Task.CompletedTask;
+        });
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: upstream.Url + "/mcp") } });
+
+        using var response = await edge.Client.SendAsync(new HttpRequestMessage(new HttpMethod(method), "/mcp/s"));
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Equal("POST", response.Content.Headers.Allow.Single());
+        Assert.Equal(method, Assert.Single(upstream.Requests).Method);
+    }
+}
