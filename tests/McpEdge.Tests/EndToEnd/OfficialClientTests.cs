@@ -1,0 +1,136 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.Json;
+using McpEdge.Tests.Infrastructure;
+using ModelContextProtocol;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace McpEdge.Tests.EndToEnd;
+
+/// <summary>The official C# SDK client (ModelContextProtocol.Core 2.3.1) through the edge to server-everything.</summary>
+[Collection(EverythingCollection.Name)]
+public class OfficialClientTests(EverythingFixture fixture)
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    private static Task<McpClient> ConnectAsync(Uri endpoint, HttpTransportMode mode, McpClientHandlers? handlers = null) =>
+        McpClient.CreateAsync(
+            new HttpClientTransport(new HttpClientTransportOptions { Endpoint = endpoint, TransportMode = mode }),
+            new McpClientOptions { ClientInfo = new Implementation { Name = "mcpedge-e2e", Version = "1.0.0" }, Handlers = handlers ?? new McpClientHandlers() });
+
+    private static string Text(CallToolResult result) => string.Join("", result.Content.OfType<TextContentBlock>().Select(c => c.Text));
+
+    /// <summary>Reports progress synchronously (Progress&lt;T&gt; would post it to the thread pool and lose the order).</summary>
+    private sealed class InlineProgress(Action<ProgressNotificationValue> report) : IProgress<ProgressNotificationValue>
+    {
+        public void Report(ProgressNotificationValue value) => report(value);
+    }
+
+    [Fact]
+    public async Task Initialize_ListTools_CallTool()
+    {
+        await using var client = await ConnectAsync(fixture.EverythingUrl, HttpTransportMode.StreamableHttp);
+
+        var tools = await client.ListToolsAsync();
+        var result = await client.CallToolAsync("echo", new Dictionary<string, object?> { ["message"] = "through the edge" });
+
+        Assert.Contains(tools, t => t.Name == "trigger-long-running-operation");
+        Assert.Contains("through the edge", Text(result));
+        Assert.False(string.IsNullOrEmpty(client.ServerInfo?.Name));
+    }
+
+    [Fact]
+    public async Task LongRunningOperation_ProgressArrivesWhileToolRuns()
+    {
+        await using var client = await ConnectAsync(fixture.EverythingUrl, HttpTransportMode.StreamableHttp);
+        var progress = new ConcurrentQueue<(float Progress, bool CallFinished)>();
+        Task<CallToolResult>? call = null;
+        var reporter = new InlineProgress(p => progress.Enqueue((p.Progress, call?.IsCompleted ?? false)));
+
+        call = client.CallToolAsync("trigger-long-running-operation", new Dictionary<string, object?> { ["duration"] = 2, ["steps"] = 4 }, reporter).AsTask();
+        var result = await call.WaitAsync(Patience);
+
+        Assert.Contains("Long running operation completed", Text(result));
+        Assert.Equal([1f, 2f, 3f, 4f], progress.Select(p => p.Progress));
+        Assert.All(progress, p => Assert.False(p.CallFinished));
+    }
+
+    [Fact]
+    public async Task TwentyConcurrentSessions_TenSequentialCallsEach_AllSucceed()
+    {
+        var failures = new ConcurrentQueue<string>();
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(async session =>
+        {
+            await using var client = await ConnectAsync(fixture.EverythingUrl, HttpTransportMode.StreamableHttp);
+            for (var call = 0; call < 10; call++)
+            {
+                var result = await client.CallToolAsync("get-sum", new Dictionary<string, object?> { ["a"] = session, ["b"] = call });
+                if (!Text(result).Contains($"{session + call}", StringComparison.Ordinal))
+                {
+                    failures.Enqueue($"session {session} call {call}: {Text(result)}");
+                }
+            }
+        })).WaitAsync(TimeSpan.FromSeconds(120));
+
+        Assert.Empty(failures);
+    }
+
+    [Fact]
+    public async Task StandaloneGetStream_DeliversServerNotification()
+    {
+        var listChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handlers = new McpClientHandlers
+        {
+            NotificationHandlers =
+            [
+                new("notifications/tools/list_changed", (_, _) =>
+                {
+                    listChanged.TrySetResult();
+                    return ValueTask.CompletedTask;
+                }),
+            ],
+        };
+
+        await using var client = await ConnectAsync(fixture.EverythingUrl, HttpTransportMode.StreamableHttp, handlers);
+
+        await listChanged.Task.WaitAsync(Patience);
+    }
+
+    [Fact]
+    public async Task Delete_EndsTheSessionOnItsReplica()
+    {
+        var client = await ConnectAsync(fixture.EverythingUrl, HttpTransportMode.StreamableHttp);
+        var sessionId = client.SessionId!;
+        using (var alive = await fixture.Edge.Client.SendAsync(Mcp.Post("/mcp/everything", Mcp.Call(9, "ping"), sessionId)))
+        {
+            Assert.Equal(HttpStatusCode.OK, alive.StatusCode);
+        }
+
+        await client.DisposeAsync(); // sends DELETE through the edge
+
+        // Pinned to the same replica, which no longer knows the session (server-everything answers
+        // 400 where the spec says 404). Had the DELETE gone elsewhere, this would still be 200.
+        using var after = await fixture.Edge.Client.SendAsync(Mcp.Post("/mcp/everything", Mcp.Call(10, "ping"), sessionId));
+        Assert.True(after.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.NotFound, $"got {(int)after.StatusCode}");
+    }
+
+    [Fact]
+    public async Task SseTransport_InitializeListCall()
+    {
+        await using var client = await ConnectAsync(fixture.EverythingSseUrl, HttpTransportMode.Sse);
+
+        var tools = await client.ListToolsAsync();
+        var result = await client.CallToolAsync("echo", new Dictionary<string, object?> { ["message"] = "legacy through the edge" });
+
+        Assert.Contains(tools, t => t.Name == "echo");
+        Assert.Contains("legacy through the edge", Text(result));
+    }
+
+    [Fact]
+    public async Task AutoDetect_OnStreamableServer_Works()
+    {
+        await using var client = await ConnectAsync(fixture.EverythingUrl, HttpTransportMode.AutoDetect);
+        Assert.Contains("hi", Text(await client.CallToolAsync("echo", new Dictionary<string, object?> { ["message"] = "hi" })));
+    }
+}
