@@ -29,7 +29,7 @@ public static partial class McpEdgeOptionsValidator
 
         if (options.Servers.Count == 0)
         {
-            errors.Add($"{prefix}:Servers: no MCP server is configured; add at least one under {prefix}:Servers:{{name}} with Upstreams.");
+            errors.Add($"{prefix}:Servers: no MCP server is configured; add at least one under {prefix}:Servers:{{name}} with Upstreams (and pass the file with --config FILE or MCPEDGE_CONFIG).");
         }
 
         var paths = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);

@@ -186,7 +186,7 @@ public class SessionRoutingTests
     public async Task ReplicaRefusesConnections_404_SoClientStartsOver()
     {
         await using var a = await ReplicaAsync("a");
-        var deadPort = FreePort();
+        var deadPort = McpEdge.Tests.EndToEnd.PeerProcess.FreePort();
         await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server("FirstAlphabetical", upstreams: [$"http://127.0.0.1:{deadPort}/mcp", a.Url + "/mcp"]) } });
         var sealer = edge.Services.GetRequiredService<SessionTokenSealer>();
         var token = sealer.Seal(SessionTokenKind.StreamableHttp, "s", $"127.0.0.1:{deadPort}/mcp", "lost-session");
@@ -240,7 +240,7 @@ public class SessionRoutingTests
     [Fact]
     public async Task NoSession_UnreachableReplica_502NotA404()
     {
-        var deadPort = FreePort();
+        var deadPort = McpEdge.Tests.EndToEnd.PeerProcess.FreePort();
         await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: $"http://127.0.0.1:{deadPort}/mcp") } });
 
         using var response = await edge.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Initialize));
@@ -267,12 +267,5 @@ public class SessionRoutingTests
         Assert.StartsWith("HTTP/1.1 400", answer);
         Assert.Contains("-32600", answer);
         Assert.Single(upstream.Requests);
-    }
-
-    private static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 }

@@ -4,9 +4,9 @@ using McpEdge.Tests.Infrastructure;
 
 namespace McpEdge.Tests.EndToEnd;
 
-/// <summary>A cut POST stream resumed with <c>GET</c> + <c>Last-Event-ID</c> (MCP 2025-11-25 basic/transports.mdx, "Resumability and Redelivery"), raw HTTP through the edge.</summary>
+/// <summary>SSE through the edge at the wire level, and a cut POST stream resumed with <c>GET</c> + <c>Last-Event-ID</c> (MCP 2025-11-25 basic/transports.mdx, "Resumability and Redelivery"), raw HTTP through the edge.</summary>
 [Collection(EverythingCollection.Name)]
-public class ResumeTests(EverythingFixture fixture)
+public class SseWireTests(EverythingFixture fixture)
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
 
@@ -20,9 +20,27 @@ public class ResumeTests(EverythingFixture fixture)
         $$$$"""{"jsonrpc":"2.0","id":{{{{id}}}},"method":"tools/call","params":{"name":"trigger-long-running-operation","arguments":{"duration":{{{{seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}},"steps":{{{{steps}}}}},"_meta":{"progressToken":"p{{{{id}}}}"}}}""";
 
     [Fact]
-    public async Task CutPostStream_ResumesWithLastEventId_OnTheSameReplica()
+    public async Task ProgressStream_EveryEventReachesTheClientBeforeTheResult()
     {
-        var client = fixture.Edge.Client;
+        var session = await InitializeAsync(fixture.Edge.Client);
+
+        using var stream = await fixture.Edge.Client.SendAsync(Versioned(Mcp.Post("/mcp/everything", LongRun(5, 0.4, 4), session)), HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new SseReader(await stream.Content.ReadAsStreamAsync());
+        var methods = new List<string>();
+        while (await reader.NextDataAsync(Patience) is { } data)
+        {
+            if (data.Length > 0)
+            {
+                using var message = JsonDocument.Parse(data);
+                methods.Add(message.RootElement.TryGetProperty("method", out var method) ? method.GetString()! : "result");
+            }
+        }
+
+        Assert.Equal(["notifications/progress", "notifications/progress", "notifications/progress", "notifications/progress", "result"], methods);
+    }
+
+    private static async Task<string> InitializeAsync(HttpClient client)
+    {
         string session;
         using (var init = await client.SendAsync(Mcp.Post("/mcp/everything",
             """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"resume-test","version":"1"}}}""")))
@@ -34,6 +52,14 @@ public class ResumeTests(EverythingFixture fixture)
         {
             Assert.Equal(HttpStatusCode.Accepted, initialized.StatusCode);
         }
+        return session;
+    }
+
+    [Fact]
+    public async Task CutPostStream_ResumesWithLastEventId_OnTheSameReplica()
+    {
+        var client = fixture.Edge.Client;
+        var session = await InitializeAsync(client);
 
         // Start a 1 s operation, read until its first progress event, remember its id, cut the stream.
         string? lastEventId = null;
