@@ -9,6 +9,4 @@ public static class McpErrorCodes
     public const int Forbidden = -32000;
     /// <summary>-32001 session not found, used with HTTP 404: the signal on which clients start a new session (MCP 2025-11-25 basic/transports.mdx, "Session Management").</summary>
     public const int SessionNotFound = -32001;
-    /// <summary>-32603 Internal error (JSON-RPC 2.0), used with 502 when the upstream cannot be reached for a request without a session.</summary>
-    public const int InternalError = -32603;
 }

@@ -105,7 +105,7 @@ public sealed class McpTransformProvider(SessionTokenSealer sealer, SseRelay rel
     /// the token sealing the replica and the upstream POST path and query (resolved against the
     /// upstream SSE URL; only path and query are kept, so POSTs always go to the same replica).
     /// </summary>
-    internal string LegacyEndpoint(string server, string publicPath, string destinationId, Uri upstreamSseUri, string upstreamEndpoint)
+    private string LegacyEndpoint(string server, string publicPath, string destinationId, Uri upstreamSseUri, string upstreamEndpoint)
     {
         var resolved = new Uri(upstreamSseUri, upstreamEndpoint.Trim());
         var token = sealer.Seal(SessionTokenKind.LegacySse, server, destinationId, resolved.PathAndQuery);
