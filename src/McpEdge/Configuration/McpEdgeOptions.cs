@@ -40,14 +40,118 @@ public sealed record McpServerOptions
     public List<string> Upstreams { get; init; } = [];
 
     /// <summary>
-    /// The YARP load-balancing policy name for requests that carry no session
-    /// (<c>PowerOfTwoChoices</c> by default; also <c>RoundRobin</c>, <c>Random</c>,
-    /// <c>LeastRequests</c>, <c>FirstAlphabetical</c>).
+    /// The load-balancing policy for requests that carry no session (a session always goes to its
+    /// own replica): <c>LeastResponseTime</c> (the default) or <c>ConsistentHash</c> of McpEdge
+    /// (<see cref="McpEdge.LoadBalancing.McpLoadBalancingPolicies"/>), or one of YARP's: <c>PowerOfTwoChoices</c>,
+    /// <c>RoundRobin</c>, <c>Random</c>, <c>LeastRequests</c>, <c>FirstAlphabetical</c>.
     /// </summary>
-    public string LoadBalancingPolicy { get; init; } = "PowerOfTwoChoices";
+    public string LoadBalancingPolicy { get; init; } = McpEdge.LoadBalancing.McpLoadBalancingPolicies.LeastResponseTime;
+
+    /// <summary>Settings of the McpEdge policies. See <see cref="LoadBalancingOptions"/>.</summary>
+    public LoadBalancingOptions LoadBalancing { get; init; } = new();
+
+    /// <summary>Active (MCP probes) and passive health. See <see cref="McpHealthCheckOptions"/>.</summary>
+    public McpHealthCheckOptions HealthCheck { get; init; } = new();
+
+    /// <summary>
+    /// Retry, once and on another healthy replica, a request that could not connect to its replica
+    /// (nothing reached the upstream), when the message is safe to repeat: <c>initialize</c>,
+    /// <c>ping</c>, <c>server/discover</c>, the four list methods, or a GET that opens a stream
+    /// without a session. Never a <c>tools/call</c>, never a session's request. Default true.
+    /// </summary>
+    public bool Failover { get; init; } = true;
 
     /// <summary>Upstream timeouts.</summary>
     public TimeoutOptions Timeouts { get; init; } = new();
+}
+
+/// <summary>Settings of the <c>LeastResponseTime</c> and <c>ConsistentHash</c> policies of one MCP server.</summary>
+public sealed record LoadBalancingOptions
+{
+    /// <summary>Half-life of the latency estimate: lower samples pull it down, and an unmeasured estimate decays towards zero, at this pace. Default 10 s (Finagle's and Linkerd's decay time).</summary>
+    public TimeSpan LatencyHalfLife { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The latency sample a failed exchange (transport failure or 5xx) counts as. Default 1 s.</summary>
+    public TimeSpan FailurePenalty { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// <c>ConsistentHash</c> only: where the key comes from: <c>header:NAME</c>, <c>query:NAME</c>,
+    /// <c>mcp-name</c> (the tool, prompt or resource name of the request; the default) or
+    /// <c>principal</c>. Requests without a key use <c>LeastResponseTime</c>.
+    /// </summary>
+    public string HashKey { get; init; } = "mcp-name";
+
+    /// <summary><c>ConsistentHash</c> only: no replica takes more than this factor × the average in-flight exchanges; the key then moves on along the ring. At least 1; default 1.25.</summary>
+    public double LoadFactor { get; init; } = 1.25;
+
+    /// <summary><c>ConsistentHash</c> only: points per replica on the ring, 1 to 1000. Default 160 (ketama's).</summary>
+    public int VirtualNodes { get; init; } = 160;
+}
+
+/// <summary>Health checking of one MCP server's replicas.</summary>
+public sealed record McpHealthCheckOptions
+{
+    /// <summary><c>/readyz</c> answers 503 while this server has no healthy replica. Default true.</summary>
+    public bool Required { get; init; } = true;
+
+    /// <summary>Active probes. See <see cref="ActiveProbeOptions"/>.</summary>
+    public ActiveProbeOptions Active { get; init; } = new();
+
+    /// <summary>Passive health from proxied traffic. See <see cref="PassiveHealthOptions"/>.</summary>
+    public PassiveHealthOptions Passive { get; init; } = new();
+}
+
+/// <summary>
+/// Active probes of every replica, on a fixed interval. A replica becomes unhealthy after
+/// <see cref="UnhealthyThreshold"/> failed probes in a row and healthy again after
+/// <see cref="HealthyThreshold"/> good ones (a replica not yet probed becomes healthy on its first
+/// good probe). An unhealthy replica gets no new sessions; its existing sessions still reach it.
+/// </summary>
+public sealed record ActiveProbeOptions
+{
+    /// <summary>Whether to probe. Default true.</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>
+    /// What a probe does (<see cref="McpEdge.Health.ProbeKinds"/>): <c>auto</c> (default: <c>discover</c>, and
+    /// <c>session</c> for replicas that do not speak MCP 2026-07-28), <c>discover</c> (POST
+    /// <c>server/discover</c>, MCP 2026-07-28), <c>session</c> (initialize → notifications/initialized →
+    /// ping → DELETE), <c>http</c> (GET <see cref="Path"/>, any 2xx is healthy). For the <c>sse</c>
+    /// transport, <c>auto</c> opens the SSE stream and waits for the <c>endpoint</c> event.
+    /// </summary>
+    public string Probe { get; init; } = McpEdge.Health.ProbeKinds.Auto;
+
+    /// <summary>For <c>http</c> probes: the path (and query) on the replica's origin, e.g. <c>/healthz</c>.</summary>
+    public string? Path { get; init; }
+
+    /// <summary>Time between probes of a replica. Default 10 s.</summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Time a probe may take in all, connect included. Default 3 s.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Failed probes in a row that make a replica unhealthy. Default 3.</summary>
+    public int UnhealthyThreshold { get; init; } = 3;
+
+    /// <summary>Good probes in a row that make an unhealthy replica healthy. Default 2.</summary>
+    public int HealthyThreshold { get; init; } = 2;
+}
+
+/// <summary>
+/// Passive health: upstream transport failures and 5xx answers count against a replica, a client
+/// hanging up (an SSE stream, say) does not. After <see cref="ConsecutiveFailures"/> failed
+/// exchanges in a row the replica is unhealthy for <see cref="ReactivationPeriod"/>, then tried again.
+/// </summary>
+public sealed record PassiveHealthOptions
+{
+    /// <summary>Whether to watch proxied traffic. Default true.</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>Failed exchanges in a row that make a replica unhealthy. Default 5 (Envoy's consecutive_5xx).</summary>
+    public int ConsecutiveFailures { get; init; } = 5;
+
+    /// <summary>How long a passively unhealthy replica is left alone. Default 30 s.</summary>
+    public TimeSpan ReactivationPeriod { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>Upstream timeouts of one MCP server.</summary>
@@ -95,6 +199,13 @@ public sealed record SecurityOptions
     /// an origin is allowed if its host is an allowed host. Requests without <c>Origin</c> (non-browser clients) are always allowed.
     /// </summary>
     public List<string> AllowedOrigins { get; init; } = [];
+
+    /// <summary>
+    /// Serve the operator view <c>/edge/clusters</c> (replica URLs, health, latency) to any client
+    /// address. Default false: only loopback clients (e.g. <c>kubectl port-forward</c>, a sidecar)
+    /// get it, others get 404. <c>/healthz</c> and <c>/readyz</c> answer everyone, whatever the Host.
+    /// </summary>
+    public bool StatusFromAnyAddress { get; init; }
 
     /// <summary>The host list used when <see cref="AllowedHosts"/> is empty.</summary>
     public static readonly IReadOnlyList<string> DefaultAllowedHosts = ["localhost", "127.0.0.1", "[::1]"];

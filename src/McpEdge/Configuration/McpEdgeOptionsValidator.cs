@@ -13,8 +13,12 @@ public static partial class McpEdgeOptionsValidator
     public static readonly IReadOnlyCollection<string> YarpPolicies =
         ["PowerOfTwoChoices", "FirstAlphabetical", "Random", "RoundRobin", "LeastRequests"];
 
+    /// <summary>YARP's policy names and McpEdge's (<see cref="LoadBalancing.McpLoadBalancingPolicies"/>): what a running edge registers.</summary>
+    public static readonly IReadOnlyCollection<string> KnownPolicies =
+        [.. YarpPolicies, LoadBalancing.McpLoadBalancingPolicies.LeastResponseTime, LoadBalancing.McpLoadBalancingPolicies.ConsistentHash];
+
     /// <summary>Public paths the edge keeps for itself.</summary>
-    public static readonly IReadOnlyCollection<string> ReservedPaths = ["/healthz", "/readyz", "/metrics"];
+    public static readonly IReadOnlyCollection<string> ReservedPaths = ["/healthz", "/readyz", "/metrics", "/edge"];
 
     /// <summary>The shortest accepted session secret, in characters.</summary>
     public const int MinimumKeyLength = 32;
@@ -89,14 +93,11 @@ public static partial class McpEdgeOptionsValidator
                 errors.Add($"{at}:LoadBalancingPolicy: '{server.LoadBalancingPolicy}' is not a known policy; use one of {string.Join(", ", policyNames.Order())}.");
             }
 
-            if (server.Timeouts.Connect <= TimeSpan.Zero)
-            {
-                errors.Add($"{at}:Timeouts:Connect: '{server.Timeouts.Connect}' must be a positive time span such as 00:00:05.");
-            }
-            if (server.Timeouts.Response <= TimeSpan.Zero)
-            {
-                errors.Add($"{at}:Timeouts:Response: '{server.Timeouts.Response}' must be a positive time span such as 00:01:40.");
-            }
+            ValidateBalancing(errors, at, server);
+            ValidateHealth(errors, at, server.HealthCheck);
+
+            Positive(errors, $"{at}:Timeouts:Connect", server.Timeouts.Connect, "00:00:05");
+            Positive(errors, $"{at}:Timeouts:Response", server.Timeouts.Response, "00:01:40");
         }
 
         for (var i = 0; i < options.Sessions.Keys.Count; i++)
@@ -128,6 +129,65 @@ public static partial class McpEdgeOptionsValidator
         }
 
         return errors;
+    }
+
+    private static void ValidateBalancing(List<string> errors, string at, McpServerOptions server)
+    {
+        var balancing = server.LoadBalancing;
+        at += ":LoadBalancing";
+        Positive(errors, $"{at}:LatencyHalfLife", balancing.LatencyHalfLife, "00:00:10");
+        Positive(errors, $"{at}:FailurePenalty", balancing.FailurePenalty, "00:00:01");
+        if (!LoadBalancing.HashKeySource.TryParse(balancing.HashKey, out _))
+        {
+            errors.Add($"{at}:HashKey: '{balancing.HashKey}' is not a key source; use {LoadBalancing.HashKeySource.Syntax}.");
+        }
+        if (!(balancing.LoadFactor >= 1) || double.IsInfinity(balancing.LoadFactor))
+        {
+            errors.Add($"{at}:LoadFactor: '{balancing.LoadFactor}' must be a number of at least 1 (1.25 lets a replica take 25% more than the average).");
+        }
+        if (balancing.VirtualNodes is < 1 or > 1000)
+        {
+            errors.Add($"{at}:VirtualNodes: '{balancing.VirtualNodes}' must be between 1 and 1000.");
+        }
+    }
+
+    private static void ValidateHealth(List<string> errors, string at, McpHealthCheckOptions health)
+    {
+        var active = health.Active;
+        var activeAt = $"{at}:HealthCheck:Active";
+        if (!Health.ProbeKinds.IsKnown(active.Probe))
+        {
+            errors.Add($"{activeAt}:Probe: '{active.Probe}' is not a probe; use one of {string.Join(", ", Health.ProbeKinds.All)}.");
+        }
+        else if (active.Probe.Equals(Health.ProbeKinds.Http, StringComparison.OrdinalIgnoreCase)
+            && (string.IsNullOrWhiteSpace(active.Path) || !active.Path.StartsWith('/')))
+        {
+            errors.Add($"{activeAt}:Path: the http probe needs an absolute path such as /healthz (got '{active.Path}').");
+        }
+        Positive(errors, $"{activeAt}:Interval", active.Interval, "00:00:10");
+        Positive(errors, $"{activeAt}:Timeout", active.Timeout, "00:00:03");
+        if (active.UnhealthyThreshold < 1)
+        {
+            errors.Add($"{activeAt}:UnhealthyThreshold: '{active.UnhealthyThreshold}' must be at least 1.");
+        }
+        if (active.HealthyThreshold < 1)
+        {
+            errors.Add($"{activeAt}:HealthyThreshold: '{active.HealthyThreshold}' must be at least 1.");
+        }
+        var passiveAt = $"{at}:HealthCheck:Passive";
+        if (health.Passive.ConsecutiveFailures < 1)
+        {
+            errors.Add($"{passiveAt}:ConsecutiveFailures: '{health.Passive.ConsecutiveFailures}' must be at least 1.");
+        }
+        Positive(errors, $"{passiveAt}:ReactivationPeriod", health.Passive.ReactivationPeriod, "00:00:30");
+    }
+
+    private static void Positive(List<string> errors, string at, TimeSpan value, string example)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            errors.Add($"{at}: '{value}' must be a positive time span such as {example}.");
+        }
     }
 
     [GeneratedRegex("^[A-Za-z0-9._-]+$")]

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -35,6 +36,20 @@ public static class McpProxyConfigBuilder
         public const string RouteKind = "McpEdge.RouteKind";
         /// <summary>The connect timeout in milliseconds (cluster), read by <c>McpForwarderHttpClientFactory</c>.</summary>
         public const string ConnectTimeoutMs = "McpEdge.ConnectTimeoutMs";
+        /// <summary><see cref="LoadBalancingOptions.LatencyHalfLife"/> in milliseconds (cluster).</summary>
+        public const string LatencyHalfLifeMs = "McpEdge.LatencyHalfLifeMs";
+        /// <summary><see cref="LoadBalancingOptions.FailurePenalty"/> in milliseconds (cluster).</summary>
+        public const string FailurePenaltyMs = "McpEdge.FailurePenaltyMs";
+        /// <summary><see cref="LoadBalancingOptions.HashKey"/> (cluster).</summary>
+        public const string HashKey = "McpEdge.HashKey";
+        /// <summary><see cref="LoadBalancingOptions.LoadFactor"/>, invariant culture (cluster).</summary>
+        public const string LoadFactor = "McpEdge.LoadFactor";
+        /// <summary><see cref="LoadBalancingOptions.VirtualNodes"/> (cluster).</summary>
+        public const string VirtualNodes = "McpEdge.VirtualNodes";
+        /// <summary><see cref="PassiveHealthOptions.ConsecutiveFailures"/> (cluster).</summary>
+        public const string ConsecutiveFailures = "McpEdge.ConsecutiveFailures";
+        /// <summary><c>true</c> when failover is on (cluster).</summary>
+        public const string Failover = "McpEdge.Failover";
     }
 
     /// <summary>Route kinds (<see cref="MetadataKeys.RouteKind"/>).</summary>
@@ -103,13 +118,34 @@ public static class McpProxyConfigBuilder
                     u => new DestinationConfig { Address = u },
                     StringComparer.OrdinalIgnoreCase),
                 HttpRequest = new ForwarderRequestConfig { ActivityTimeout = server.Timeouts.Response },
+                HealthCheck = new HealthCheckConfig
+                {
+                    // Active health is set by McpHealthProbeService (YARP's own prober stays off);
+                    // McpAvailableDestinationsPolicy reads it whenever probes are configured.
+                    AvailableDestinationsPolicy = Health.McpAvailableDestinationsPolicy.PolicyName,
+                    Passive = new PassiveHealthCheckConfig
+                    {
+                        Enabled = server.HealthCheck.Passive.Enabled,
+                        Policy = Health.McpPassiveHealthPolicy.PolicyName,
+                        ReactivationPeriod = server.HealthCheck.Passive.ReactivationPeriod,
+                    },
+                },
                 Metadata = new Dictionary<string, string>
                 {
                     [MetadataKeys.Server] = name,
-                    [MetadataKeys.ConnectTimeoutMs] = ((long)server.Timeouts.Connect.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    [MetadataKeys.ConnectTimeoutMs] = Invariant((long)server.Timeouts.Connect.TotalMilliseconds),
+                    [MetadataKeys.LatencyHalfLifeMs] = Invariant((long)server.LoadBalancing.LatencyHalfLife.TotalMilliseconds),
+                    [MetadataKeys.FailurePenaltyMs] = Invariant((long)server.LoadBalancing.FailurePenalty.TotalMilliseconds),
+                    [MetadataKeys.HashKey] = server.LoadBalancing.HashKey,
+                    [MetadataKeys.LoadFactor] = server.LoadBalancing.LoadFactor.ToString("R", CultureInfo.InvariantCulture),
+                    [MetadataKeys.VirtualNodes] = Invariant(server.LoadBalancing.VirtualNodes),
+                    [MetadataKeys.ConsecutiveFailures] = Invariant(server.HealthCheck.Passive.ConsecutiveFailures),
+                    [MetadataKeys.Failover] = server.Failover ? "true" : "false",
                 },
             });
         }
         return (routes, clusters);
     }
+
+    private static string Invariant(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

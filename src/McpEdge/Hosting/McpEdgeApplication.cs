@@ -1,11 +1,16 @@
 using McpEdge.Configuration;
 using McpEdge.Forwarder;
+using McpEdge.Health;
+using McpEdge.LoadBalancing;
 using McpEdge.Security;
 using McpEdge.Sessions;
 using McpEdge.Streaming;
 using McpEdge.Transforms;
 using Yarp.ReverseProxy.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Health;
+using Yarp.ReverseProxy.LoadBalancing;
 
 namespace McpEdge.Hosting;
 
@@ -66,6 +71,18 @@ public static partial class McpEdgeApplication
         services.AddReverseProxy().AddTransforms<McpTransformProvider>();
         services.AddSingleton<IForwarderHttpClientFactory, McpForwarderHttpClientFactory>();
 
+        // Destination policies, health and failover (McpEdge's, registered beside YARP's own).
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<DestinationLoadTracker>();
+        services.AddSingleton(sp => new LeastResponseTimeLoadBalancingPolicy(sp.GetRequiredService<DestinationLoadTracker>()));
+        services.AddSingleton<ILoadBalancingPolicy>(sp => sp.GetRequiredService<LeastResponseTimeLoadBalancingPolicy>());
+        services.AddSingleton<ILoadBalancingPolicy, ConsistentHashLoadBalancingPolicy>();
+        services.AddSingleton<IAvailableDestinationsPolicy, McpAvailableDestinationsPolicy>();
+        services.AddSingleton<IPassiveHealthCheckPolicy, McpPassiveHealthPolicy>();
+        services.AddSingleton<McpHealthProber>();
+        services.AddSingleton<McpHealthProbeService>();
+        services.AddHostedService(sp => sp.GetRequiredService<McpHealthProbeService>());
+
         configure?.Invoke(builder);
         var app = builder.Build();
 
@@ -73,11 +90,14 @@ public static partial class McpEdgeApplication
         app.Services.GetRequiredService<McpEdgeConfigState>();
         app.Services.GetRequiredService<SessionTokenSealer>();
 
+        app.UseMiddleware<OperationalEndpointsMiddleware>();
         app.UseMiddleware<HostOriginGuardMiddleware>();
         app.MapReverseProxy(proxy =>
         {
             proxy.UseMiddleware<SessionRoutingMiddleware>();
+            proxy.UseMiddleware<FailoverMiddleware>();
             proxy.UseLoadBalancing();
+            proxy.UseMiddleware<LoadTrackingMiddleware>();
             proxy.UsePassiveHealthChecks();
         });
         return app;

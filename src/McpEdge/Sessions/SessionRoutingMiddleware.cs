@@ -1,5 +1,5 @@
-using System.Net.Http;
 using McpEdge.Configuration;
+using McpEdge.Forwarder;
 using McpEdge.Protocol;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Model;
@@ -76,7 +76,7 @@ public sealed partial class SessionRoutingMiddleware(RequestDelegate next, Sessi
         await next(context);
 
         var error = context.GetForwarderErrorFeature();
-        if (error is not null && !context.Response.HasStarted && IsConnectFailure(error.Exception) && !context.RequestAborted.IsCancellationRequested)
+        if (error is not null && !context.Response.HasStarted && UpstreamFailures.IsConnectFailure(error.Exception) && !context.RequestAborted.IsCancellationRequested)
         {
             LogReplicaUnreachable(logger, server, destinationId, error.Error);
             await SessionNotFoundAsync(context);
@@ -93,28 +93,6 @@ public sealed partial class SessionRoutingMiddleware(RequestDelegate next, Sessi
             }
         }
         return null;
-    }
-
-    /// <summary>
-    /// True when the exception says that no connection to the replica could be made, so nothing
-    /// was sent: <see cref="HttpRequestError.ConnectionError"/> (refused, unreachable, DNS), or
-    /// SocketsHttpHandler's connect timeout (an <see cref="OperationCanceledException"/> around a
-    /// <see cref="TimeoutException"/>).
-    /// </summary>
-    internal static bool IsConnectFailure(Exception? exception)
-    {
-        for (var e = exception; e is not null; e = e.InnerException)
-        {
-            if (e is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError })
-            {
-                return true;
-            }
-            if (e is OperationCanceledException { InnerException: TimeoutException })
-            {
-                return true;
-            }
-        }
-        return false;
     }
 
     private static Task SessionNotFoundAsync(HttpContext context) =>

@@ -2,6 +2,8 @@ using System.Buffers;
 using Microsoft.AspNetCore.Http.Features;
 using McpEdge.Protocol;
 
+using McpEdge.Forwarder;
+
 namespace McpEdge.Streaming;
 
 /// <summary>
@@ -58,6 +60,7 @@ public sealed partial class SseRelay(ILogger<SseRelay> logger)
                 catch (Exception ex) when (!aborted.IsCancellationRequested)
                 {
                     LogUpstreamFailed(logger, server, ex.GetType().Name, ex.Message);
+                    UpstreamFailures.MarkStreamFailed(context, ex);
                     context.Abort();
                     return;
                 }

@@ -1,4 +1,5 @@
 using McpEdge.Configuration;
+using McpEdge.LoadBalancing;
 using McpEdge.Protocol;
 using McpEdge.Sessions;
 using McpEdge.Streaming;
@@ -86,6 +87,8 @@ public sealed class McpTransformProvider(SessionTokenSealer sealer, SseRelay rel
 
             if (!IsEventStream(upstream))
             {
+                // Time to headers is the latency sample (an SSE answer is timed to its end instead).
+                http.Features.Get<LoadTrackingFeature>()?.Complete();
                 return default;
             }
             transform.SuppressResponseBody = true;

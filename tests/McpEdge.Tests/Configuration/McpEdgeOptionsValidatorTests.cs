@@ -5,7 +5,7 @@ namespace McpEdge.Tests.Configuration;
 public class McpEdgeOptionsValidatorTests
 {
     private static IReadOnlyList<string> Validate(McpEdgeOptions options) =>
-        McpEdgeOptionsValidator.Validate(options, McpEdgeOptionsValidator.YarpPolicies);
+        McpEdgeOptionsValidator.Validate(options, McpEdgeOptionsValidator.KnownPolicies);
 
     private static McpEdgeOptions WithServer(string name, McpServerOptions server)
     {

@@ -22,7 +22,18 @@ public static class Mcp
 
     public static string Call(int id, string method) => $$"""{"jsonrpc":"2.0","id":{{id}},"method":"{{method}}"}""";
 
-    /// <summary>A server section for <see cref="TestEdge"/> with the given upstream URLs.</summary>
-    public static object Server(string policy = "RoundRobin", string transport = "streamable-http", object? timeouts = null, params string[] upstreams) =>
-        new { Transport = transport, Upstreams = upstreams, LoadBalancingPolicy = policy, Timeouts = timeouts ?? new { Connect = "00:00:02", Response = "00:00:30" } };
+    /// <summary>
+    /// A server section for <see cref="TestEdge"/> with the given upstream URLs. Active probes are
+    /// off unless <paramref name="healthCheck"/> says otherwise, so that upstreams see only the
+    /// test's own requests.
+    /// </summary>
+    public static object Server(string policy = "RoundRobin", string transport = "streamable-http", object? timeouts = null, object? healthCheck = null, params string[] upstreams) =>
+        new
+        {
+            Transport = transport,
+            Upstreams = upstreams,
+            LoadBalancingPolicy = policy,
+            Timeouts = timeouts ?? new { Connect = "00:00:02", Response = "00:00:30" },
+            HealthCheck = healthCheck ?? new { Active = new { Enabled = false } },
+        };
 }
