@@ -92,4 +92,40 @@ public class McpEdgeOptionsValidatorTests
         var error = Assert.Single(Validate(WithServer("m", new McpServerOptions { Path = "/metrics", Upstreams = ["http://h/mcp"] })));
         Assert.Contains("reserved", error);
     }
+
+    [Fact]
+    public void Validate_BalancingAndHealthSettings_NameEachBadSetting()
+    {
+        var errors = Validate(WithServer("s", new McpServerOptions
+        {
+            Upstreams = ["http://127.0.0.1:1/mcp"],
+            LoadBalancingPolicy = "ConsistentHash",
+            LoadBalancing = new LoadBalancingOptions { HashKey = "cookie:sid", LoadFactor = 0.5, VirtualNodes = 0, LatencyHalfLife = TimeSpan.Zero },
+            HealthCheck = new McpHealthCheckOptions
+            {
+                Active = new ActiveProbeOptions { Probe = "http", Path = null, Interval = TimeSpan.Zero, UnhealthyThreshold = 0 },
+                Passive = new PassiveHealthOptions { ConsecutiveFailures = 0 },
+            },
+        }));
+        string[] expected =
+        [
+            "McpEdge:Servers:s:LoadBalancing:HashKey:", "McpEdge:Servers:s:LoadBalancing:LoadFactor:", "McpEdge:Servers:s:LoadBalancing:VirtualNodes:",
+            "McpEdge:Servers:s:LoadBalancing:LatencyHalfLife:", "McpEdge:Servers:s:HealthCheck:Active:Path:", "McpEdge:Servers:s:HealthCheck:Active:Interval:",
+            "McpEdge:Servers:s:HealthCheck:Active:UnhealthyThreshold:", "McpEdge:Servers:s:HealthCheck:Passive:ConsecutiveFailures:",
+        ];
+        Assert.Equal(expected.Length, errors.Count);
+        Assert.All(expected, prefix => Assert.Contains(errors, e => e.StartsWith(prefix, StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Validate_UnknownProbe_ListsTheKnownOnes()
+    {
+        var error = Assert.Single(Validate(WithServer("s", new McpServerOptions
+        {
+            Upstreams = ["http://127.0.0.1:1/mcp"],
+            HealthCheck = new McpHealthCheckOptions { Active = new ActiveProbeOptions { Probe = "tcp" } },
+        })));
+        Assert.StartsWith("McpEdge:Servers:s:HealthCheck:Active:Probe: 'tcp'", error);
+        Assert.Contains("discover", error);
+    }
 }

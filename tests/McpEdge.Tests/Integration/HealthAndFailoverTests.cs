@@ -1,0 +1,286 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using McpEdge.Health;
+using McpEdge.Tests.EndToEnd;
+using McpEdge.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Yarp.ReverseProxy.Model;
+
+namespace McpEdge.Tests.Integration;
+
+/// <summary>Active probes, failover, LeastResponseTime and ConsistentHash through a running edge, on loopback.</summary>
+public class HealthAndFailoverTests
+{
+    /// <summary>
+    /// A minimal session-based MCP replica: initialize (new session id), notifications (202), ping
+    /// and everything else (a result naming the replica), DELETE (200); server/discover gets 400, as
+    /// from a pre-2026-07-28 server. While <see cref="Hang"/> is set it accepts requests and never answers.
+    /// </summary>
+    private sealed class Replica
+    {
+        private int _sessions;
+
+        private Replica(string name) => Name = name;
+
+        public string Name { get; }
+        public volatile bool Hang;
+        public TimeSpan Delay;
+        public TestUpstream Upstream { get; private set; } = null!;
+        public string Url => Upstream.Url + "/mcp";
+
+        /// <summary>Requests that came from clients through the edge (not from probes), by JSON-RPC method.</summary>
+        public int ClientRequests(string method) =>
+            Upstream.Requests.Count(r => !r.Body.Contains(McpHealthProber.ClientName) && r.Body.Contains($"\"method\":\"{method}\""));
+
+        public static async Task<Replica> StartAsync(string name)
+        {
+            var replica = new Replica(name);
+            replica.Upstream = await TestUpstream.StartAsync(replica.HandleAsync);
+            return replica;
+        }
+
+        private async Task HandleAsync(HttpContext context, string body)
+        {
+            if (Hang)
+            {
+                await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { });
+                return;
+            }
+            if (Delay > TimeSpan.Zero)
+            {
+                await Task.Delay(Delay);
+            }
+            if (HttpMethods.IsDelete(context.Request.Method))
+            {
+                return;
+            }
+            using var json = JsonDocument.Parse(body);
+            var method = json.RootElement.GetProperty("method").GetString();
+            if (method == "server/discover")
+            {
+                context.Response.StatusCode = 400;
+                return;
+            }
+            if (!json.RootElement.TryGetProperty("id", out var id))
+            {
+                context.Response.StatusCode = 202;
+                return;
+            }
+            if (method == "initialize")
+            {
+                context.Response.Headers["Mcp-Session-Id"] = $"{Name}-{Interlocked.Increment(ref _sessions)}";
+            }
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync($$$"""{"jsonrpc":"2.0","id":{{{id.GetRawText()}}},"result":{"protocolVersion":"2025-06-18","replica":"{{{Name}}}"}}""");
+        }
+    }
+
+    private static object Probing(string interval = "00:00:00.300", string timeout = "00:00:00.200") => new
+    {
+        Active = new { Enabled = true, Probe = "session", Interval = interval, Timeout = timeout, UnhealthyThreshold = 2, HealthyThreshold = 2 },
+        Passive = new { Enabled = false },
+    };
+
+    /// <summary>Completes when the replica's active health is <paramref name="health"/> (at once if it already is); at most 15 s.</summary>
+    private static async Task WaitForHealthAsync(TestEdge edge, string destinationUrl, DestinationHealth health)
+    {
+        var probes = edge.Services.GetRequiredService<McpHealthProbeService>();
+        var id = McpEdge.Configuration.McpProxyConfigBuilder.DestinationId(new Uri(destinationUrl));
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnChanged(string server, string destination, DestinationHealth now)
+        {
+            if (destination == id && now == health)
+            {
+                reached.TrySetResult();
+            }
+        }
+        probes.HealthChanged += OnChanged;
+        try
+        {
+            if (probes.Find("s", id)?.Health == health)
+            {
+                return;
+            }
+            await reached.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        }
+        finally
+        {
+            probes.HealthChanged -= OnChanged;
+        }
+    }
+
+    private static async Task<HttpStatusCode> SendAsync(TestEdge edge, string json, string? mcpMethod = null)
+    {
+        using var request = Mcp.Post("/mcp/s", json);
+        if (mcpMethod is not null)
+        {
+            request.Headers.Add("Mcp-Method", mcpMethod);
+        }
+        using var response = await edge.Client.SendAsync(request);
+        return response.StatusCode;
+    }
+
+    [Fact]
+    public async Task ActiveProbe_ReplicaStopsAnswering_UnhealthyWithinIntervalTimesThreshold_NoNewSessions_BackAfterRecovery()
+    {
+        var a = await Replica.StartAsync("a");
+        var b = await Replica.StartAsync("b");
+        await using var ua = a.Upstream;
+        await using var ub = b.Upstream;
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server("RoundRobin", healthCheck: Probing(), upstreams: [a.Url, b.Url]) } });
+        await WaitForHealthAsync(edge, a.Url, DestinationHealth.Healthy);
+        await WaitForHealthAsync(edge, b.Url, DestinationHealth.Healthy);
+
+        b.Hang = true;
+        var stopwatch = Stopwatch.StartNew();
+        await WaitForHealthAsync(edge, b.Url, DestinationHealth.Unhealthy);
+        // Interval × threshold (600 ms) plus one probe timeout, and 1 s for a busy machine.
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromMilliseconds(600 + 200 + 1000), $"marked unhealthy after {stopwatch.Elapsed.TotalMilliseconds:0} ms");
+
+        for (var i = 0; i < 8; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, await SendAsync(edge, Mcp.Initialize));
+        }
+        Assert.Equal(8, a.ClientRequests("initialize"));
+        Assert.Equal(0, b.ClientRequests("initialize"));
+
+        b.Hang = false;
+        await WaitForHealthAsync(edge, b.Url, DestinationHealth.Healthy);
+        for (var i = 0; i < 8; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, await SendAsync(edge, Mcp.Initialize));
+        }
+        Assert.Equal(4, b.ClientRequests("initialize")); // round-robin over both again
+    }
+
+    [Fact]
+    public async Task ReadyzAndClusters_ReportProbeResults_HealthzAnswersAnyHost()
+    {
+        var a = await Replica.StartAsync("a");
+        await using var ua = a.Upstream;
+        var dead = $"http://127.0.0.1:{PeerProcess.FreePort()}/mcp";
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server("RoundRobin", healthCheck: Probing(), upstreams: [a.Url, dead]) } });
+        await WaitForHealthAsync(edge, a.Url, DestinationHealth.Healthy);
+        await WaitForHealthAsync(edge, dead, DestinationHealth.Unhealthy);
+
+        using var ready = await edge.Client.GetAsync("/readyz");
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        using var readyJson = JsonDocument.Parse(await ready.Content.ReadAsStringAsync());
+        var server = readyJson.RootElement.GetProperty("servers")[0];
+        Assert.Equal(1, server.GetProperty("healthy").GetInt32());
+        Assert.Equal(2, server.GetProperty("total").GetInt32());
+
+        using var clusters = JsonDocument.Parse(await edge.Client.GetStringAsync("/edge/clusters"));
+        var replicas = clusters.RootElement.GetProperty("servers")[0].GetProperty("replicas").EnumerateArray().ToArray();
+        var deadReplica = replicas.Single(r => r.GetProperty("address").GetString() == dead);
+        Assert.Equal("Unhealthy", deadReplica.GetProperty("active").GetString());
+        Assert.False(deadReplica.GetProperty("available").GetBoolean());
+        Assert.Contains("HttpRequestException", deadReplica.GetProperty("lastError").GetString());
+        Assert.Equal("session", replicas.Single(r => r.GetProperty("address").GetString() == a.Url).GetProperty("lastProbe").GetProperty("kind").GetString());
+
+        // Kubelet probes use the pod IP as Host, which the DNS-rebinding guard would refuse.
+        using var healthz = new HttpRequestMessage(HttpMethod.Get, "/healthz");
+        healthz.Headers.Host = "10.1.2.3:8080";
+        using var alive = await edge.Client.SendAsync(healthz);
+        Assert.Equal(HttpStatusCode.OK, alive.StatusCode);
+
+        // The only healthy replica stops answering: not ready.
+        a.Hang = true;
+        await WaitForHealthAsync(edge, a.Url, DestinationHealth.Unhealthy);
+        using var notReady = await edge.Client.GetAsync("/readyz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
+    }
+
+    [Fact]
+    public async Task Failover_ConnectionRefusedReplica_SafeMessagesNeverFail_ToolsCallIsNotRetried()
+    {
+        var a = await Replica.StartAsync("a");
+        await using var ua = a.Upstream;
+        var dead = $"http://127.0.0.1:{PeerProcess.FreePort()}/mcp";
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server("RoundRobin", upstreams: [a.Url, dead]) } });
+
+        // Round-robin sends one of two tools/call to the dead replica: it may have side effects, so it is not retried.
+        var calls = new[]
+        {
+            await SendAsync(edge, """{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}"""),
+            await SendAsync(edge, """{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo"}}"""),
+        };
+        Assert.Contains(HttpStatusCode.BadGateway, calls);
+        Assert.Contains(HttpStatusCode.OK, calls);
+
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, await SendAsync(edge, Mcp.Initialize));
+            Assert.Equal(HttpStatusCode.OK, await SendAsync(edge, Mcp.Call(10 + i, "tools/list")));
+            Assert.Equal(HttpStatusCode.OK, await SendAsync(edge, Mcp.Call(30 + i, "ping"), mcpMethod: "ping"));
+        }
+        Assert.Equal(10, a.ClientRequests("initialize"));
+        Assert.Equal(1, a.ClientRequests("tools/call"));
+    }
+
+    [Fact]
+    public async Task LeastResponseTime_ThroughTheEdge_SlowReplicaGetsAlmostNothing()
+    {
+        var replicas = new[] { await Replica.StartAsync("a"), await Replica.StartAsync("b"), await Replica.StartAsync("slow") };
+        replicas[2].Delay = TimeSpan.FromMilliseconds(50);
+        try
+        {
+            await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server("LeastResponseTime", upstreams: replicas.Select(r => r.Url).ToArray()) } });
+            for (var i = 0; i < 150; i++)
+            {
+                Assert.Equal(HttpStatusCode.OK, await SendAsync(edge, Mcp.Call(i, "tools/list")));
+            }
+            Assert.InRange(replicas[2].ClientRequests("tools/list"), 0, 5);
+            Assert.True(replicas[0].ClientRequests("tools/list") > 30 && replicas[1].ClientRequests("tools/list") > 30);
+        }
+        finally
+        {
+            foreach (var r in replicas)
+            {
+                await r.Upstream.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task ConsistentHash_ThroughTheEdge_SameToolSameReplica()
+    {
+        var replicas = new[] { await Replica.StartAsync("a"), await Replica.StartAsync("b"), await Replica.StartAsync("c") };
+        try
+        {
+            var server = new
+            {
+                Upstreams = replicas.Select(r => r.Url).ToArray(),
+                LoadBalancingPolicy = "ConsistentHash",
+                LoadBalancing = new { HashKey = "mcp-name" },
+                HealthCheck = new { Active = new { Enabled = false } },
+            };
+            await using var edge = await TestEdge.StartAsync(new { Servers = new { s = server } });
+            var homes = new Dictionary<string, HashSet<string>>();
+            foreach (var round in Enumerable.Range(0, 5))
+            {
+                foreach (var tool in Enumerable.Range(0, 12).Select(t => $"tool-{t}"))
+                {
+                    using var request = Mcp.Post("/mcp/s", $$$"""{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"{{{tool}}}"}}""");
+                    request.Headers.Add("Mcp-Method", "tools/call");
+                    request.Headers.Add("Mcp-Name", tool);
+                    using var response = await edge.Client.SendAsync(request);
+                    var replica = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("result").GetProperty("replica").GetString()!;
+                    (homes.TryGetValue(tool, out var set) ? set : homes[tool] = []).Add(replica);
+                }
+            }
+            Assert.All(homes.Values, set => Assert.Single(set));
+            Assert.True(homes.Values.Select(s => s.Single()).Distinct().Count() >= 2, "12 tools all hashed to one replica");
+        }
+        finally
+        {
+            foreach (var r in replicas)
+            {
+                await r.Upstream.DisposeAsync();
+            }
+        }
+    }
+}
