@@ -131,10 +131,18 @@ public sealed partial class McpHealthProbeService : IHostedService, IDisposable
         var destinations = cluster.Destinations.Values.ToArray();
         var results = await Task.WhenAll(destinations.Select(d => ProbeOneAsync(server, options, d, stopping)));
         stopping.ThrowIfCancellationRequested();
-        _updater.SetActive(cluster, results);
+        _updater.SetActive(cluster, results.Select(r => r.Health));
+        // Raised once YARP's available destinations reflect the change.
+        foreach (var (health, changed) in results)
+        {
+            if (changed)
+            {
+                HealthChanged?.Invoke(server, health.Destination.DestinationId, health.NewActiveHealth);
+            }
+        }
     }
 
-    private async Task<NewActiveDestinationHealth> ProbeOneAsync(string server, McpServerOptions options, DestinationState destination, CancellationToken stopping)
+    private async Task<(NewActiveDestinationHealth Health, bool Changed)> ProbeOneAsync(string server, McpServerOptions options, DestinationState destination, CancellationToken stopping)
     {
         var active = options.HealthCheck.Active;
         var record = _records.GetOrAdd((server, destination.DestinationId), static _ => new ProbeRecord());
@@ -164,13 +172,12 @@ public sealed partial class McpHealthProbeService : IHostedService, IDisposable
             {
                 LogHealthy(_logger, destination.DestinationId, server, result.Kind);
             }
-            HealthChanged?.Invoke(server, destination.DestinationId, after);
         }
         else if (!result.Healthy)
         {
             LogProbeFailed(_logger, destination.DestinationId, server, result.Error);
         }
-        return new NewActiveDestinationHealth(destination, after);
+        return (new NewActiveDestinationHealth(destination, after), after != before);
     }
 
     /// <inheritdoc />
