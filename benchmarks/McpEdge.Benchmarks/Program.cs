@@ -1,0 +1,11 @@
+using BenchmarkDotNet.Running;
+using McpEdge.Benchmarks;
+
+// `latency [--rate N --seconds S --rounds R --slow-ms M]`: the policy latency run (PolicyLatencyBenchmark).
+// Anything else goes to BenchmarkDotNet, e.g. `--filter *PolicyPick*`.
+if (args.Length > 0 && args[0] == "latency")
+{
+    return await PolicyLatencyBenchmark.RunAsync(args[1..]);
+}
+BenchmarkSwitcher.FromAssembly(typeof(PolicyPickBenchmarks).Assembly).Run(args);
+return 0;
