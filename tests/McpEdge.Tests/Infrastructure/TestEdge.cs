@@ -1,4 +1,6 @@
 using System.Text.Json;
+using McpEdge.Configuration;
+using McpEdge.Health;
 using McpEdge.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -6,6 +8,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Model;
 
 namespace McpEdge.Tests.Infrastructure;
 
@@ -56,6 +59,33 @@ public sealed class TestEdge : IAsyncDisposable
         var applied = _listener.NextApplied();
         await WriteConfigAsync(_configFile, mcpEdgeSection);
         await applied.WaitAsync(TimeSpan.FromSeconds(20));
+    }
+
+    /// <summary>Completes when a replica's active (probe) health is <paramref name="health"/>, at once if it already is; fails after 15 s.</summary>
+    public async Task WaitForActiveHealthAsync(string server, string destinationUrl, DestinationHealth health)
+    {
+        var probes = Services.GetRequiredService<McpHealthProbeService>();
+        var id = McpProxyConfigBuilder.DestinationId(new Uri(destinationUrl));
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnChanged(string changedServer, string destination, DestinationHealth now)
+        {
+            if (changedServer == server && destination == id && now == health)
+            {
+                reached.TrySetResult();
+            }
+        }
+        probes.HealthChanged += OnChanged;
+        try
+        {
+            if (probes.Find(server, id)?.Health != health)
+            {
+                await reached.Task.WaitAsync(TimeSpan.FromSeconds(15));
+            }
+        }
+        finally
+        {
+            probes.HealthChanged -= OnChanged;
+        }
     }
 
     /// <summary>Rewrites the configuration file without waiting (for changes that must be rejected).</summary>

@@ -84,33 +84,8 @@ public class HealthAndFailoverTests
         Passive = new { Enabled = false },
     };
 
-    /// <summary>Completes when the replica's active health is <paramref name="health"/> (at once if it already is); at most 15 s.</summary>
-    private static async Task WaitForHealthAsync(TestEdge edge, string destinationUrl, DestinationHealth health)
-    {
-        var probes = edge.Services.GetRequiredService<McpHealthProbeService>();
-        var id = McpEdge.Configuration.McpProxyConfigBuilder.DestinationId(new Uri(destinationUrl));
-        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnChanged(string server, string destination, DestinationHealth now)
-        {
-            if (destination == id && now == health)
-            {
-                reached.TrySetResult();
-            }
-        }
-        probes.HealthChanged += OnChanged;
-        try
-        {
-            if (probes.Find("s", id)?.Health == health)
-            {
-                return;
-            }
-            await reached.Task.WaitAsync(TimeSpan.FromSeconds(15));
-        }
-        finally
-        {
-            probes.HealthChanged -= OnChanged;
-        }
-    }
+    private static Task WaitForHealthAsync(TestEdge edge, string destinationUrl, DestinationHealth health) =>
+        edge.WaitForActiveHealthAsync("s", destinationUrl, health);
 
     private static async Task<HttpStatusCode> SendAsync(TestEdge edge, string json, string? mcpMethod = null)
     {
