@@ -1,5 +1,8 @@
 using System.Net.Http;
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using McpEdge.Configuration;
 using McpEdge.LoadBalancing;
 using Microsoft.AspNetCore.Http;
@@ -13,7 +16,7 @@ namespace McpEdge.Benchmarks;
 /// destination measured, the ring built). Target (issue 3): under 1 µs and no allocation.
 /// </summary>
 [MemoryDiagnoser]
-[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 10)]
+[Config(typeof(InProcessConfig))]
 public class PolicyPickBenchmarks
 {
     private LeastResponseTimeLoadBalancingPolicy _leastResponseTime = null!;
@@ -58,4 +61,15 @@ public class PolicyPickBenchmarks
     /// <summary>One <c>ConsistentHash</c> pick (hash of a 20-character tool name, ring look-up, load bound).</summary>
     [Benchmark]
     public DestinationState? ConsistentHash() => _consistentHash.PickDestination(_keyed, _cluster, _destinations);
+}
+
+/// <summary>
+/// Runs benchmarks in this process: BenchmarkDotNet's generated project could not reference YARP,
+/// which this repository consumes through <c>PackageDownload</c> + <c>Reference</c> (DEPENDENCIES.md).
+/// </summary>
+public sealed class InProcessConfig : ManualConfig
+{
+    /// <summary>One in-process job: 3 warm-up and 10 measured iterations.</summary>
+    public InProcessConfig() =>
+        AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).WithWarmupCount(3).WithIterationCount(10));
 }
