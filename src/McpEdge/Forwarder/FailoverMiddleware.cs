@@ -80,7 +80,9 @@ internal sealed partial class FailoverMiddleware(RequestDelegate next, ILogger<F
             return false;
         }
 
-        request.EnableBuffering(bufferThreshold: MaxBufferedBody, bufferLimit: MaxBufferedBody);
+        // No buffer limit: a body without Content-Length that turns out larger is still forwarded
+        // whole (spilled to a temporary file beyond the threshold), just not retried.
+        request.EnableBuffering(bufferThreshold: MaxBufferedBody);
         if (request.Headers.TryGetValue(McpHeaders.Method, out var header) && header.Count == 1)
         {
             return SafeMethods.Contains(header[0]!);
@@ -95,16 +97,11 @@ internal sealed partial class FailoverMiddleware(RequestDelegate next, ILogger<F
             {
                 length += read;
             }
-            request.Body.Position = 0;
             return length <= MaxBufferedBody && JsonRpcMethodPeek.TryGetMethod(buffer.AsSpan(0, length)) is { } method && SafeMethods.Contains(method);
-        }
-        catch (IOException)
-        {
-            // Larger than the buffer limit, or the client went away: forward as is.
-            return false;
         }
         finally
         {
+            request.Body.Position = 0;
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }

@@ -1,4 +1,5 @@
 using McpEdge.Forwarder;
+using McpEdge.Protocol;
 using Yarp.ReverseProxy.Model;
 
 namespace McpEdge.LoadBalancing;
@@ -13,7 +14,8 @@ namespace McpEdge.LoadBalancing;
 /// the JSON-RPC response later) it is the time until that stream ends. A failed exchange
 /// (<see cref="UpstreamFailures.IsUpstreamFailure"/>) counts as a sample of
 /// <see cref="Configuration.LoadBalancingOptions.FailurePenalty"/>; one the client abandoned counts as nothing.
-/// GET requests (standalone and HTTP+SSE streams that live for hours) are neither counted nor sampled.
+/// GET requests (standalone and HTTP+SSE streams that live for hours) and 2026-07-28
+/// <c>subscriptions/listen</c> POSTs (identified by <c>Mcp-Method</c>) are neither counted nor sampled.
 /// </remarks>
 internal sealed class LoadTrackingMiddleware(RequestDelegate next, DestinationLoadTracker tracker)
 {
@@ -21,12 +23,16 @@ internal sealed class LoadTrackingMiddleware(RequestDelegate next, DestinationLo
     public Task InvokeAsync(HttpContext context)
     {
         var proxy = context.GetReverseProxyFeature();
-        if (proxy.AvailableDestinations.Count != 1 || HttpMethods.IsGet(context.Request.Method))
+        if (proxy.AvailableDestinations.Count != 1 || HttpMethods.IsGet(context.Request.Method) || IsListenStream(context.Request))
         {
             return next(context);
         }
         return TrackAsync(context, proxy.AvailableDestinations[0], context.GetRouteModel().Cluster);
     }
+
+    /// <summary>A 2026-07-28 <c>subscriptions/listen</c> POST, a stream that lives as long as the client wants (basic/patterns/subscriptions.mdx).</summary>
+    private static bool IsListenStream(HttpRequest request) =>
+        request.Headers.TryGetValue(McpHeaders.Method, out var method) && method.Count == 1 && method[0] == "subscriptions/listen";
 
     private async Task TrackAsync(HttpContext context, DestinationState destination, ClusterState? cluster)
     {

@@ -197,6 +197,26 @@ public class HealthAndFailoverTests
     }
 
     [Fact]
+    public async Task Failover_LargeChunkedBody_IsForwardedWhole()
+    {
+        var a = await Replica.StartAsync("a");
+        var b = await Replica.StartAsync("b");
+        await using var ua = a.Upstream;
+        await using var ub = b.Upstream;
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server("RoundRobin", upstreams: [a.Url, b.Url]) } });
+        // Larger than what failover buffers to read the method, and without Content-Length.
+        var json = $$$"""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"pad":"{{{new string('x', 200_000)}}}"}}""";
+        using var request = Mcp.Post("/mcp/s", "");
+        request.Content = new StreamContent(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json)));
+        request.Content.Headers.ContentType = new("application/json");
+        using var response = await edge.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var received = a.Upstream.Requests.Concat(b.Upstream.Requests).Single();
+        Assert.Equal(json, received.Body);
+    }
+
+    [Fact]
     public async Task LeastResponseTime_ThroughTheEdge_SlowReplicaGetsAlmostNothing()
     {
         var replicas = new[] { await Replica.StartAsync("a"), await Replica.StartAsync("b"), await Replica.StartAsync("slow") };
