@@ -209,11 +209,13 @@ public class HealthAndFailoverTests
         using var request = Mcp.Post("/mcp/s", "");
         request.Content = new StreamContent(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json)));
         request.Content.Headers.ContentType = new("application/json");
+        request.Headers.TransferEncodingChunked = true;
         using var response = await edge.Client.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var received = a.Upstream.Requests.Concat(b.Upstream.Requests).Single();
         Assert.Equal(json, received.Body);
+        Assert.False(received.Headers.ContainsKey("Content-Length"));
     }
 
     [Fact]
