@@ -121,7 +121,7 @@ public static class McpProxyConfigBuilder
                 HealthCheck = new HealthCheckConfig
                 {
                     // Active health is set by McpHealthProbeService (YARP's own prober stays off);
-                    // McpAvailableDestinationsPolicy reads it whenever probes are configured.
+                    // McpAvailableDestinationsPolicy reads it without needing YARP's Active.Enabled.
                     AvailableDestinationsPolicy = Health.McpAvailableDestinationsPolicy.PolicyName,
                     Passive = new PassiveHealthCheckConfig
                     {

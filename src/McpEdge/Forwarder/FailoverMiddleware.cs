@@ -80,14 +80,20 @@ internal sealed partial class FailoverMiddleware(RequestDelegate next, ILogger<F
             return false;
         }
 
+        if (request.Headers.TryGetValue(McpHeaders.Method, out var header) && header.Count == 1)
+        {
+            // MCP 2026-07-28: the method is in a header, so only safe requests pay for buffering.
+            if (!SafeMethods.Contains(header[0]!))
+            {
+                return false;
+            }
+            request.EnableBuffering(bufferThreshold: MaxBufferedBody);
+            return true;
+        }
+
         // No buffer limit: a body without Content-Length that turns out larger is still forwarded
         // whole (spilled to a temporary file beyond the threshold), just not retried.
         request.EnableBuffering(bufferThreshold: MaxBufferedBody);
-        if (request.Headers.TryGetValue(McpHeaders.Method, out var header) && header.Count == 1)
-        {
-            return SafeMethods.Contains(header[0]!);
-        }
-
         var buffer = ArrayPool<byte>.Shared.Rent(MaxBufferedBody + 1);
         try
         {

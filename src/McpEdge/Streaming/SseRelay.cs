@@ -1,8 +1,7 @@
 using System.Buffers;
 using Microsoft.AspNetCore.Http.Features;
-using McpEdge.Protocol;
-
 using McpEdge.Forwarder;
+using McpEdge.Protocol;
 
 namespace McpEdge.Streaming;
 
