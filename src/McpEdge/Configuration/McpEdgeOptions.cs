@@ -18,6 +18,36 @@ public sealed record McpEdgeOptions
 
     /// <summary>The DNS-rebinding guard. See <see cref="SecurityOptions"/>.</summary>
     public SecurityOptions Security { get; init; } = new();
+
+    /// <summary>SSE relay, stream limits and graceful drain. See <see cref="StreamingOptions"/>.</summary>
+    public StreamingOptions Streaming { get; init; } = new();
+}
+
+/// <summary>How the edge relays SSE streams, how many it holds, and how it drains them on shutdown.</summary>
+public sealed record StreamingOptions
+{
+    /// <summary>A <c>:</c> comment line is sent on a stream idle for this long, so load balancers and browsers keep it. Default 15 s.</summary>
+    public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>A client that has accepted no bytes for this long, while the upstream has more, is cut (both connections closed). Default 30 s.</summary>
+    public TimeSpan SlowConsumerTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Most concurrent streams (GET streams and 2026-07-28 <c>subscriptions/listen</c>) the edge holds; more get 503. Default 10000.</summary>
+    public int MaxStreams { get; init; } = 10_000;
+
+    /// <summary>Most concurrent streams per client (the authenticated principal, else the client IP address); more get 429. Default 100.</summary>
+    public int MaxStreamsPerClient { get; init; } = 100;
+
+    /// <summary>
+    /// On SIGTERM: how long requests in flight may take to finish (the host's shutdown timeout).
+    /// Streams are closed at once with <c>retry:</c> <see cref="DrainRetry"/> so clients reconnect
+    /// (through any edge replica) and resume with <c>Last-Event-ID</c>. Default 25 s; give
+    /// Kubernetes' <c>terminationGracePeriodSeconds</c> a few seconds more.
+    /// </summary>
+    public TimeSpan ShutdownGracePeriod { get; init; } = TimeSpan.FromSeconds(25);
+
+    /// <summary>The reconnection delay sent in <c>retry:</c> to streams closed by a drain. Default 1 s.</summary>
+    public TimeSpan DrainRetry { get; init; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>One MCP server: a stable public path on the edge and one or more upstream replicas behind it.</summary>

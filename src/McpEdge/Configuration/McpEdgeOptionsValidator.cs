@@ -112,6 +112,20 @@ public static partial class McpEdgeOptionsValidator
             errors.Add($"{prefix}:Sessions:KeyFile: the file '{keyFile}' does not exist.");
         }
 
+        var streaming = options.Streaming;
+        Positive(errors, $"{prefix}:Streaming:KeepAliveInterval", streaming.KeepAliveInterval, "00:00:15");
+        Positive(errors, $"{prefix}:Streaming:SlowConsumerTimeout", streaming.SlowConsumerTimeout, "00:00:30");
+        Positive(errors, $"{prefix}:Streaming:ShutdownGracePeriod", streaming.ShutdownGracePeriod, "00:00:25");
+        Positive(errors, $"{prefix}:Streaming:DrainRetry", streaming.DrainRetry, "00:00:01");
+        if (streaming.MaxStreams < 1)
+        {
+            errors.Add($"{prefix}:Streaming:MaxStreams: '{streaming.MaxStreams}' must be at least 1.");
+        }
+        if (streaming.MaxStreamsPerClient < 1)
+        {
+            errors.Add($"{prefix}:Streaming:MaxStreamsPerClient: '{streaming.MaxStreamsPerClient}' must be at least 1.");
+        }
+
         for (var i = 0; i < options.Security.AllowedOrigins.Count; i++)
         {
             var origin = options.Security.AllowedOrigins[i];

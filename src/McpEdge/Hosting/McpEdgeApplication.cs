@@ -68,6 +68,10 @@ public static partial class McpEdgeApplication
             return sealer;
         });
         services.AddSingleton<SseRelay>();
+        services.AddSingleton<StreamingMetrics>();
+        services.AddSingleton<DrainReporter>();
+        services.AddHostedService(sp => sp.GetRequiredService<DrainReporter>());
+        services.AddOptions<HostOptions>().Configure<McpEdgeConfigState>((host, state) => host.ShutdownTimeout = state.Current.Streaming.ShutdownGracePeriod);
         services.AddReverseProxy().AddTransforms<McpTransformProvider>();
         services.AddSingleton<IForwarderHttpClientFactory, McpForwarderHttpClientFactory>();
 
@@ -90,10 +94,13 @@ public static partial class McpEdgeApplication
         app.Services.GetRequiredService<McpEdgeConfigState>();
         app.Services.GetRequiredService<SessionTokenSealer>();
 
+        var drain = app.Services.GetRequiredService<DrainReporter>();
+        app.Use(drain.TrackAsync);
         app.UseMiddleware<OperationalEndpointsMiddleware>();
         app.UseMiddleware<HostOriginGuardMiddleware>();
         app.MapReverseProxy(proxy =>
         {
+            proxy.UseMiddleware<StreamLimitMiddleware>();
             proxy.UseMiddleware<SessionRoutingMiddleware>();
             proxy.UseMiddleware<FailoverMiddleware>();
             proxy.UseLoadBalancing();

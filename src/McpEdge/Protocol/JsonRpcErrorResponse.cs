@@ -10,7 +10,12 @@ public static class JsonRpcErrorResponse
     /// error body with a <c>null</c> id (the edge answers before reading the request body).
     /// Does nothing if the response has already started.
     /// </summary>
-    public static Task WriteAsync(HttpContext context, int statusCode, int code, string message)
+    /// <param name="context">The request.</param>
+    /// <param name="statusCode">The HTTP status.</param>
+    /// <param name="code">The JSON-RPC error code (<see cref="McpErrorCodes"/>).</param>
+    /// <param name="message">The error message.</param>
+    /// <param name="retryAfterSeconds">When set, a <c>Retry-After</c> header in seconds (RFC 9110 §10.2.3).</param>
+    public static Task WriteAsync(HttpContext context, int statusCode, int code, string message, int? retryAfterSeconds = null)
     {
         var response = context.Response;
         if (response.HasStarted)
@@ -20,6 +25,10 @@ public static class JsonRpcErrorResponse
         response.Clear();
         response.StatusCode = statusCode;
         response.ContentType = "application/json";
+        if (retryAfterSeconds is { } seconds)
+        {
+            response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(128 + message.Length);
         using (var writer = new Utf8JsonWriter(buffer))
         {

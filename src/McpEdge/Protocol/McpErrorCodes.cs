@@ -7,6 +7,8 @@ public static class McpErrorCodes
     public const int InvalidRequest = -32600;
     /// <summary>-32000 generic server error, used with HTTP 403 for a rejected <c>Origin</c> (as the official SDKs do).</summary>
     public const int Forbidden = -32000;
+    /// <summary>-32000 generic server error, used with HTTP 429/503 when a stream limit refuses a new stream (with <c>Retry-After</c>).</summary>
+    public const int LimitExceeded = -32000;
     /// <summary>-32001 session not found, used with HTTP 404: the signal on which clients start a new session (MCP 2025-11-25 basic/transports.mdx, "Session Management").</summary>
     public const int SessionNotFound = -32001;
 }

@@ -1,7 +1,13 @@
 using System.Buffers;
-using Microsoft.AspNetCore.Http.Features;
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Text;
+using McpEdge.Configuration;
 using McpEdge.Forwarder;
+using McpEdge.LoadBalancing;
 using McpEdge.Protocol;
+using McpEdge.Sessions;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace McpEdge.Streaming;
 
@@ -9,30 +15,56 @@ namespace McpEdge.Streaming;
 /// Relays an upstream <c>text/event-stream</c> response to the client, in place of YARP's body copy.
 /// </summary>
 /// <remarks>
-/// YARP holds response headers back until the first body byte; an MCP server may open an SSE
-/// stream and send nothing for seconds. The relay sends the headers as soon as the upstream's
-/// arrive, adds <c>X-Accel-Buffering: no</c>, writes every read to the client and flushes it at
-/// once (so every event is flushed, <c>id:</c>, <c>retry:</c> and comment lines included), and
-/// rewrites the HTTP+SSE <c>endpoint</c> event when asked. It reads with the client's
-/// <see cref="HttpContext.RequestAborted"/> only, so YARP's activity timeout never cuts an idle
-/// stream. Runs inside a YARP response transform, which must not throw once the response has
-/// started: every failure is handled here. A client that hangs up ends the upstream request
-/// (which, for MCP 2026-07-28, cancels it); an upstream that fails mid-stream aborts the client
-/// connection, so the client sees a broken stream rather than a clean end and can resume.
+/// <list type="bullet">
+/// <item>Headers go out as soon as the upstream's arrive (YARP would hold them until the first body
+/// byte), with <c>X-Accel-Buffering: no</c>; every read is written and flushed at once, bytes
+/// unchanged (<c>id:</c>, <c>retry:</c>, comments and priming events pass as sent), except the
+/// HTTP+SSE <c>endpoint</c> event, rewritten when asked.</item>
+/// <item>Backpressure: a write completes only when Kestrel's output buffer has room, and the next
+/// upstream read starts only then, so a slow client stops the upstream through TCP flow control.
+/// While idle the relay waits with a zero-byte read and holds no buffer; in flight it holds one
+/// pooled <see cref="BufferSize"/> buffer. Memory per stream does not grow with the upstream's speed.</item>
+/// <item>A client that accepts nothing for <see cref="StreamingOptions.SlowConsumerTimeout"/> is cut:
+/// both connections closed, counted and logged with server, hashed session and client.</item>
+/// <item>A <c>: keep-alive</c> comment line goes out on a stream idle for
+/// <see cref="StreamingOptions.KeepAliveInterval"/>, only at a line boundary (a comment line inside an
+/// event is ignored by SSE parsers, so it never splits one).</item>
+/// <item>A client that hangs up ends the upstream request (for MCP 2026-07-28 that is the
+/// cancellation; for older revisions a disconnect, after which the client may resume with
+/// <c>Last-Event-ID</c>). An upstream that fails mid-stream aborts the client connection, so the
+/// client sees a broken stream rather than a clean end.</item>
+/// <item>On shutdown (<see cref="IHostApplicationLifetime.ApplicationStopping"/>) the stream ends with
+/// <c>retry: {DrainRetry}</c> at an event boundary, so MCP 2025-11-25 clients reconnect through
+/// any edge replica and resume with <c>Last-Event-ID</c>.</item>
+/// </list>
+/// Runs inside a YARP response transform, which must not throw once the response has started:
+/// every failure is handled here. Reads ignore YARP's activity timeout, so an idle stream is never cut by it.
 /// </remarks>
-public sealed partial class SseRelay(ILogger<SseRelay> logger)
+public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics metrics, IHostApplicationLifetime lifetime,
+    TimeProvider time, ILogger<SseRelay> logger)
 {
+    private readonly StreamingMetrics _metrics = metrics;
+    private readonly TimeProvider _time = time;
+    private readonly ILogger _logger = logger;
+
     /// <summary>Read buffer size, bytes.</summary>
     public const int BufferSize = 16 * 1024;
 
     /// <summary>How far into a legacy stream the <c>endpoint</c> event is looked for, bytes.</summary>
     public const int MaxEndpointSearchBytes = 64 * 1024;
 
+    private static readonly byte[] KeepAliveLine = ": keep-alive\n"u8.ToArray();
+
+    private int _open;
+
+    /// <summary>Streams being relayed now.</summary>
+    public int OpenStreams => Volatile.Read(ref _open);
+
     /// <summary>Relays the body of <paramref name="upstream"/>. Never throws.</summary>
     /// <param name="context">The client's request.</param>
     /// <param name="upstream">The upstream response, headers already copied to the client response.</param>
     /// <param name="rewriteEndpoint">For HTTP+SSE streams: maps the upstream's endpoint URI to the edge's; null for no rewrite.</param>
-    /// <param name="server">The MCP server name, for logs.</param>
+    /// <param name="server">The MCP server name, for logs and metrics.</param>
     public async Task RelayAsync(HttpContext context, HttpResponseMessage upstream, Func<string, string>? rewriteEndpoint, string server)
     {
         var response = context.Response;
@@ -41,87 +73,30 @@ public sealed partial class SseRelay(ILogger<SseRelay> logger)
         response.Headers.ContentLength = null;
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
 
-        var buffer = ArrayPool<byte>.Shared.Rent(rewriteEndpoint is null ? BufferSize : MaxEndpointSearchBytes + BufferSize);
+        var options = config.Current.Streaming;
+        using var writer = new Writer(this, context, server, options);
+        // Upstream reads stop when the client leaves or the edge drains; writes have their own timer.
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(aborted, lifetime.ApplicationStopping);
+        Interlocked.Increment(ref _open);
+        _metrics.Opened(server);
+        var keepAlive = Task.CompletedTask;
         try
         {
             await using var body = await upstream.Content.ReadAsStreamAsync(aborted);
             // StartAsync only makes the headers final; the flush puts them on the wire.
             await response.StartAsync(aborted);
             await response.BodyWriter.FlushAsync(aborted);
-            var pending = 0;
-            while (true)
+            keepAlive = writer.KeepAliveAsync(reading.Token);
+
+            var relaying = rewriteEndpoint is null || await RelayUntilEndpointAsync(context, body, writer, rewriteEndpoint, server, reading.Token);
+            while (relaying)
             {
-                int read;
-                try
-                {
-                    read = await body.ReadAsync(buffer.AsMemory(pending, BufferSize), aborted);
-                }
-                catch (Exception ex) when (!aborted.IsCancellationRequested)
-                {
-                    LogUpstreamFailed(logger, server, ex.GetType().Name, ex.Message);
-                    UpstreamFailures.MarkStreamFailed(context, ex);
-                    context.Abort();
-                    return;
-                }
-                if (read == 0)
-                {
-                    if (pending > 0)
-                    {
-                        await WriteAsync(response, buffer.AsMemory(0, pending), aborted);
-                    }
-                    return;
-                }
-
-                if (rewriteEndpoint is null)
-                {
-                    if (!await WriteAsync(response, buffer.AsMemory(0, read), aborted))
-                    {
-                        return;
-                    }
-                    continue;
-                }
-
-                // HTTP+SSE: pass events through until the endpoint event, rewrite it, then copy bytes.
-                pending += read;
-                var offset = 0;
-                int end;
-                while (rewriteEndpoint is not null && (end = SseFraming.FindEventEnd(buffer.AsSpan(offset, pending - offset))) > 0)
-                {
-                    var sseEvent = buffer.AsMemory(offset, end);
-                    offset += end;
-                    var data = SseFraming.TryGetEndpointData(sseEvent.Span);
-                    if (data is not null)
-                    {
-                        var rewritten = SseFraming.RewriteEndpointEvent(sseEvent.Span, rewriteEndpoint(data));
-                        rewriteEndpoint = null;
-                        if (!await WriteAsync(response, rewritten, aborted))
-                        {
-                            return;
-                        }
-                    }
-                    else if (!await WriteAsync(response, sseEvent, aborted))
-                    {
-                        return;
-                    }
-                }
-                if (rewriteEndpoint is null)
-                {
-                    if (offset < pending && !await WriteAsync(response, buffer.AsMemory(offset, pending - offset), aborted))
-                    {
-                        return;
-                    }
-                    pending = 0;
-                    continue;
-                }
-                buffer.AsSpan(offset, pending - offset).CopyTo(buffer);
-                pending -= offset;
-                if (pending >= MaxEndpointSearchBytes)
-                {
-                    LogNoEndpointEvent(logger, server, MaxEndpointSearchBytes);
-                    context.Abort();
-                    return;
-                }
+                relaying = await RelayChunkAsync(context, body, writer, server, reading.Token);
             }
+        }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !aborted.IsCancellationRequested)
+        {
+            await writer.DrainAsync(options.DrainRetry);
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
@@ -129,8 +104,47 @@ public sealed partial class SseRelay(ILogger<SseRelay> logger)
         }
         catch (Exception ex)
         {
-            LogRelayFailed(logger, server, ex.GetType().Name, ex.Message);
+            LogRelayFailed(_logger, server, ex.GetType().Name, ex.Message);
             context.Abort();
+        }
+        finally
+        {
+            await reading.CancelAsync();
+            await keepAlive;
+            Interlocked.Decrement(ref _open);
+            _metrics.Closed(server);
+        }
+    }
+
+    /// <summary>Waits for upstream data without a buffer, then relays one read. False when the stream is over.</summary>
+    private async Task<bool> RelayChunkAsync(HttpContext context, Stream body, Writer writer, string server, CancellationToken reading)
+    {
+        int read;
+        byte[] buffer;
+        try
+        {
+#pragma warning disable CA2022 // A zero-byte read only waits for data; its result is always 0.
+            await body.ReadAsync(Memory<byte>.Empty, reading);
+#pragma warning restore CA2022
+            buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+            try
+            {
+                read = await body.ReadAsync(buffer.AsMemory(0, BufferSize), reading);
+            }
+            catch
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                throw;
+            }
+        }
+        catch (Exception ex) when (!reading.IsCancellationRequested)
+        {
+            UpstreamFailed(context, server, ex);
+            return false;
+        }
+        try
+        {
+            return read > 0 && await writer.WriteAsync(buffer.AsMemory(0, read));
         }
         finally
         {
@@ -138,23 +152,252 @@ public sealed partial class SseRelay(ILogger<SseRelay> logger)
         }
     }
 
-    /// <summary>Writes and flushes; false when the client is gone.</summary>
-    private static async ValueTask<bool> WriteAsync(HttpResponse response, ReadOnlyMemory<byte> bytes, CancellationToken aborted)
+    /// <summary>HTTP+SSE: passes events through until the endpoint event, rewrites it. False when the stream is over.</summary>
+    private async Task<bool> RelayUntilEndpointAsync(HttpContext context, Stream body, Writer writer, Func<string, string> rewrite, string server, CancellationToken reading)
     {
+        var buffer = ArrayPool<byte>.Shared.Rent(MaxEndpointSearchBytes + BufferSize);
         try
         {
-            var result = await response.BodyWriter.WriteAsync(bytes, aborted);
-            return !result.IsCompleted && !result.IsCanceled;
+            var pending = 0;
+            while (true)
+            {
+                int read;
+                try
+                {
+                    read = await body.ReadAsync(buffer.AsMemory(pending, BufferSize), reading);
+                }
+                catch (Exception ex) when (!reading.IsCancellationRequested)
+                {
+                    UpstreamFailed(context, server, ex);
+                    return false;
+                }
+                if (read == 0)
+                {
+                    if (pending > 0)
+                    {
+                        await writer.WriteAsync(buffer.AsMemory(0, pending));
+                    }
+                    return false;
+                }
+
+                pending += read;
+                var offset = 0;
+                int end;
+                while ((end = SseFraming.FindEventEnd(buffer.AsSpan(offset, pending - offset))) > 0)
+                {
+                    var sseEvent = buffer.AsMemory(offset, end);
+                    offset += end;
+                    var data = SseFraming.TryGetEndpointData(sseEvent.Span);
+                    if (data is null)
+                    {
+                        if (!await writer.WriteAsync(sseEvent))
+                        {
+                            return false;
+                        }
+                        continue;
+                    }
+                    if (!await writer.WriteAsync(SseFraming.RewriteEndpointEvent(sseEvent.Span, rewrite(data))))
+                    {
+                        return false;
+                    }
+                    return offset == pending || await writer.WriteAsync(buffer.AsMemory(offset, pending - offset));
+                }
+                buffer.AsSpan(offset, pending - offset).CopyTo(buffer);
+                pending -= offset;
+                if (pending >= MaxEndpointSearchBytes)
+                {
+                    LogNoEndpointEvent(_logger, server, MaxEndpointSearchBytes);
+                    context.Abort();
+                    return false;
+                }
+            }
         }
-        catch (Exception) when (aborted.IsCancellationRequested)
+        finally
         {
-            return false;
-        }
-        catch (IOException)
-        {
-            return false;
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    private void UpstreamFailed(HttpContext context, string server, Exception ex)
+    {
+        LogUpstreamFailed(_logger, server, ex.GetType().Name, ex.Message);
+        UpstreamFailures.MarkStreamFailed(context, ex);
+        context.Abort();
+    }
+
+    /// <summary>The client side of one stream: serialized writes with the slow-consumer timer, keep-alives, drain.</summary>
+    private sealed class Writer(SseRelay relay, HttpContext context, string server, StreamingOptions options) : IDisposable
+    {
+        private readonly SemaphoreSlim _lock = new(1, 1);
+        private readonly CancellationTokenSource _cut = new(Timeout.InfiniteTimeSpan, relay._time);
+        private long _lastWrite = relay._time.GetTimestamp();
+        private int _newlines = 2; // consecutive line ends at the tail of what was written ('\r' ignored); 2+ = event boundary
+        private bool _atLineStart = true;
+
+        /// <summary>Writes and flushes; false when the client is gone or was cut.</summary>
+        public async ValueTask<bool> WriteAsync(ReadOnlyMemory<byte> bytes)
+        {
+            await _lock.WaitAsync();
+            try
+            {
+                return await WriteLockedAsync(bytes, countEvents: true);
+            }
+            finally
+            {
+                _lock.Release();
+            }
+        }
+
+        private async ValueTask<bool> WriteLockedAsync(ReadOnlyMemory<byte> bytes, bool countEvents)
+        {
+            if (context.RequestAborted.IsCancellationRequested)
+            {
+                return false;
+            }
+            _cut.CancelAfter(options.SlowConsumerTimeout);
+            FlushResult result;
+            try
+            {
+                var flush = context.Response.BodyWriter.WriteAsync(bytes, _cut.Token);
+                if (!flush.IsCompleted)
+                {
+                    relay._metrics.Paused(server);
+                }
+                result = await flush;
+            }
+            catch (OperationCanceledException) when (_cut.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+            {
+                Cut();
+                return false;
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
+            {
+                return false;
+            }
+            if (!_cut.TryReset())
+            {
+                Cut();
+                return false;
+            }
+            var events = Track(bytes.Span);
+            relay._metrics.Relayed(server, bytes.Length, countEvents ? events : 0);
+            Volatile.Write(ref _lastWrite, relay._time.GetTimestamp());
+            return !result.IsCompleted && !result.IsCanceled;
+        }
+
+        /// <summary>Updates the line/event boundary state; returns the events completed by <paramref name="bytes"/>.</summary>
+        private int Track(ReadOnlySpan<byte> bytes)
+        {
+            var events = 0;
+            foreach (var b in bytes)
+            {
+                if (b == (byte)'\n')
+                {
+                    if (++_newlines == 2)
+                    {
+                        events++;
+                    }
+                }
+                else if (b != (byte)'\r')
+                {
+                    _newlines = 0;
+                }
+            }
+            if (bytes.Length > 0)
+            {
+                _atLineStart = bytes[^1] == (byte)'\n';
+            }
+            return events;
+        }
+
+        private void Cut()
+        {
+            relay._metrics.Cut(server);
+            var session = context.Features.Get<McpSessionFeature>()?.ClientToken;
+            LogSlowConsumer(relay._logger, server, session is null ? "-" : XxHash64.HashUtf8(session).ToString("x16", CultureInfo.InvariantCulture),
+                Client(context), options.SlowConsumerTimeout);
+            context.Abort();
+        }
+
+        /// <summary>Sends a keep-alive comment whenever nothing was written for the interval.</summary>
+        public async Task KeepAliveAsync(CancellationToken stop)
+        {
+            var interval = options.KeepAliveInterval;
+            try
+            {
+                while (true)
+                {
+                    var idle = relay._time.GetElapsedTime(Volatile.Read(ref _lastWrite));
+                    if (idle < interval)
+                    {
+                        await Task.Delay(interval - idle, relay._time, stop);
+                        continue;
+                    }
+                    // A write in progress (or waiting on a slow client) is no idle stream.
+                    if (!await _lock.WaitAsync(0, stop))
+                    {
+                        await Task.Delay(interval, relay._time, stop);
+                        continue;
+                    }
+                    try
+                    {
+                        if (relay._time.GetElapsedTime(Volatile.Read(ref _lastWrite)) < interval)
+                        {
+                            continue;
+                        }
+                        if (!_atLineStart)
+                        {
+                            // The upstream stopped mid-line: a comment here would corrupt it.
+                            Volatile.Write(ref _lastWrite, relay._time.GetTimestamp());
+                            continue;
+                        }
+                        if (!await WriteLockedAsync(KeepAliveLine, countEvents: false))
+                        {
+                            return;
+                        }
+                        relay._metrics.KeepAlive(server);
+                    }
+                    finally
+                    {
+                        _lock.Release();
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+            }
+        }
+
+        /// <summary>Ends the stream for a shutdown: <c>retry:</c> at an event boundary, so the client reconnects soon.</summary>
+        public async Task DrainAsync(TimeSpan retry)
+        {
+            await _lock.WaitAsync();
+            try
+            {
+                if (_newlines >= 2)
+                {
+                    var line = Encoding.ASCII.GetBytes($"retry: {(long)retry.TotalMilliseconds}\n\n");
+                    if (await WriteLockedAsync(line, countEvents: false))
+                    {
+                        relay._metrics.Drained(server);
+                    }
+                }
+            }
+            finally
+            {
+                _lock.Release();
+            }
+        }
+
+        public void Dispose()
+        {
+            _cut.Dispose();
+            _lock.Dispose();
+        }
+    }
+
+    private static string Client(HttpContext context) =>
+        context.User.Identity is { IsAuthenticated: true, Name: { } name } ? name : context.Connection.RemoteIpAddress?.ToString() ?? "-";
 
     [LoggerMessage(EventId = 20, Level = LogLevel.Warning, Message = "SSE stream from an upstream of server {Server} failed mid-stream ({ErrorType}: {Error}); the client connection was aborted so it can resume.")]
     private static partial void LogUpstreamFailed(ILogger logger, string server, string errorType, string error);
@@ -164,4 +407,7 @@ public sealed partial class SseRelay(ILogger<SseRelay> logger)
 
     [LoggerMessage(EventId = 22, Level = LogLevel.Warning, Message = "SSE relay for server {Server} failed ({ErrorType}: {Error}); the client connection was aborted.")]
     private static partial void LogRelayFailed(ILogger logger, string server, string errorType, string error);
+
+    [LoggerMessage(EventId = 23, Level = LogLevel.Warning, Message = "Slow consumer cut: server {Server}, session {SessionHash}, client {Client} accepted nothing for {Timeout}; both connections closed.")]
+    private static partial void LogSlowConsumer(ILogger logger, string server, string sessionHash, string client, TimeSpan timeout);
 }
