@@ -265,8 +265,10 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
                 }
                 result = await flush;
             }
-            catch (OperationCanceledException) when (_cut.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+            catch (Exception ex) when (_cut.IsCancellationRequested && ex is OperationCanceledException or IOException or ObjectDisposedException)
             {
+                // The timer fired: the client accepted nothing for SlowConsumerTimeout (Kestrel may have
+                // aborted the connection in reaction already, hence any of these exceptions).
                 Cut();
                 return false;
             }

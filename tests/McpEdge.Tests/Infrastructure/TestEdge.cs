@@ -88,6 +88,9 @@ public sealed class TestEdge : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops the edge as SIGTERM would (graceful: ApplicationStopping, then the host's shutdown timeout).</summary>
+    public Task StopAsync() => _app.StopAsync();
+
     /// <summary>Rewrites the configuration file without waiting (for changes that must be rejected).</summary>
     public Task WriteConfigAsync(object mcpEdgeSection) => WriteConfigAsync(_configFile, mcpEdgeSection);
 
