@@ -7,5 +7,10 @@ if (args.Length > 0 && args[0] == "latency")
 {
     return await PolicyLatencyBenchmark.RunAsync(args[1..]);
 }
+// `streams [--streams N --keepalive-s S --idle-s S --mib M]`: idle streams and relay throughput (StreamingBenchmark).
+if (args.Length > 0 && args[0] == "streams")
+{
+    return await StreamingBenchmark.RunAsync(args[1..]);
+}
 BenchmarkSwitcher.FromAssembly(typeof(PolicyPickBenchmarks).Assembly).Run(args);
 return 0;

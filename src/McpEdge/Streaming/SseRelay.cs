@@ -88,10 +88,14 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
             await response.BodyWriter.FlushAsync(aborted);
             keepAlive = writer.KeepAliveAsync(reading.Token);
 
-            var relaying = rewriteEndpoint is null || await RelayUntilEndpointAsync(context, body, writer, rewriteEndpoint, server, reading.Token);
-            while (relaying)
+            if (rewriteEndpoint is null || await RelayUntilEndpointAsync(context, body, writer, rewriteEndpoint, server, reading.Token))
             {
-                relaying = await RelayChunkAsync(context, body, writer, server, reading.Token);
+                int relayed;
+                var busy = false;
+                while ((relayed = await RelayChunkAsync(context, body, writer, server, busy, reading.Token)) > 0)
+                {
+                    busy = relayed == BufferSize;
+                }
             }
         }
         catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !aborted.IsCancellationRequested)
@@ -116,16 +120,23 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
         }
     }
 
-    /// <summary>Waits for upstream data without a buffer, then relays one read. False when the stream is over.</summary>
-    private async Task<bool> RelayChunkAsync(HttpContext context, Stream body, Writer writer, string server, CancellationToken reading)
+    /// <summary>
+    /// Relays one read. Unless the previous read filled the buffer (more is probably waiting), it
+    /// first waits for data with a zero-byte read, so an idle stream holds no buffer. Returns the
+    /// bytes relayed, 0 when the stream is over.
+    /// </summary>
+    private async Task<int> RelayChunkAsync(HttpContext context, Stream body, Writer writer, string server, bool busy, CancellationToken reading)
     {
         int read;
         byte[] buffer;
         try
         {
+            if (!busy)
+            {
 #pragma warning disable CA2022 // A zero-byte read only waits for data; its result is always 0.
-            await body.ReadAsync(Memory<byte>.Empty, reading);
+                await body.ReadAsync(Memory<byte>.Empty, reading);
 #pragma warning restore CA2022
+            }
             buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
             try
             {
@@ -140,11 +151,11 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
         catch (Exception ex) when (!reading.IsCancellationRequested)
         {
             UpstreamFailed(context, server, ex);
-            return false;
+            return 0;
         }
         try
         {
-            return read > 0 && await writer.WriteAsync(buffer.AsMemory(0, read));
+            return read > 0 && await writer.WriteAsync(buffer.AsMemory(0, read)) ? read : 0;
         }
         finally
         {
@@ -232,7 +243,6 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
         private readonly CancellationTokenSource _cut = new(Timeout.InfiniteTimeSpan, relay._time);
         private long _lastWrite = relay._time.GetTimestamp();
         private int _newlines = 2; // consecutive line ends at the tail of what was written ('\r' ignored); 2+ = event boundary
-        private bool _atLineStart = true;
 
         /// <summary>Writes and flushes; false when the client is gone or was cut.</summary>
         public async ValueTask<bool> WriteAsync(ReadOnlyMemory<byte> bytes)
@@ -287,27 +297,27 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
             return !result.IsCompleted && !result.IsCanceled;
         }
 
-        /// <summary>Updates the line/event boundary state; returns the events completed by <paramref name="bytes"/>.</summary>
+        /// <summary>Updates the line/event boundary state; returns the events completed by <paramref name="bytes"/> (vectorized newline search).</summary>
         private int Track(ReadOnlySpan<byte> bytes)
         {
             var events = 0;
-            foreach (var b in bytes)
+            while (true)
             {
-                if (b == (byte)'\n')
-                {
-                    if (++_newlines == 2)
-                    {
-                        events++;
-                    }
-                }
-                else if (b != (byte)'\r')
+                var newline = bytes.IndexOf((byte)'\n');
+                var segment = newline < 0 ? bytes : bytes[..newline];
+                if (segment.IndexOfAnyExcept((byte)'\r') >= 0)
                 {
                     _newlines = 0;
                 }
-            }
-            if (bytes.Length > 0)
-            {
-                _atLineStart = bytes[^1] == (byte)'\n';
+                if (newline < 0)
+                {
+                    break;
+                }
+                if (++_newlines == 2)
+                {
+                    events++;
+                }
+                bytes = bytes[(newline + 1)..];
             }
             return events;
         }
@@ -347,7 +357,7 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
                         {
                             continue;
                         }
-                        if (!_atLineStart)
+                        if (_newlines == 0)
                         {
                             // The upstream stopped mid-line: a comment here would corrupt it.
                             Volatile.Write(ref _lastWrite, relay._time.GetTimestamp());

@@ -1,0 +1,256 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace McpEdge.Benchmarks;
+
+/// <summary>
+/// Issue 7's streaming benchmark. The edge runs as its own process (<c>McpEdge.dll</c> next to this
+/// one) so that its memory can be read from <c>/proc</c>; the upstream and the clients run here.
+/// <list type="number">
+/// <item>N concurrent idle SSE streams through the edge: the edge's resident memory per stream, and
+/// keep-alive lateness (arrival gap minus the interval) over the run.</item>
+/// <item>Relay throughput of one fast stream (1 KiB events, as fast as the upstream can write)
+/// through the edge vs direct, alternating.</item>
+/// </list>
+/// </summary>
+internal static class StreamingBenchmark
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var streams = (int)Option(args, "--streams", 2000);
+        var keepAlive = TimeSpan.FromSeconds(Option(args, "--keepalive-s", 5));
+        var idleSeconds = Option(args, "--idle-s", 30);
+        var throughputMiB = (long)Option(args, "--mib", 1024);
+
+        var upstream = await UpstreamAsync();
+        var upstreamUrl = Address(upstream);
+        var edgePort = FreePort();
+        var config = Path.Combine(Path.GetTempPath(), $"mcpedge-streams-{Environment.ProcessId}.json");
+        await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
+        {
+            Logging = new { LogLevel = new { Default = "Warning" } },
+            McpEdge = new
+            {
+                Servers = new
+                {
+                    idle = new { Upstreams = new[] { upstreamUrl + "/idle" }, HealthCheck = new { Active = new { Enabled = false } } },
+                    fast = new { Upstreams = new[] { upstreamUrl + "/fast" }, HealthCheck = new { Active = new { Enabled = false } } },
+                },
+                Streaming = new { KeepAliveInterval = keepAlive.ToString("c", CultureInfo.InvariantCulture), MaxStreams = streams * 2, MaxStreamsPerClient = streams * 2 },
+            },
+        }));
+        var edgeDll = Path.Combine(AppContext.BaseDirectory, "McpEdge.dll");
+        var start = new ProcessStartInfo("dotnet", [edgeDll, "--config", config, "--urls", $"http://127.0.0.1:{edgePort}"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        // Pass DOTNET_* settings (e.g. DOTNET_gcServer=0) given as --env NAME=VALUE.
+        foreach (var (name, value) in args.Zip(args.Skip(1)).Where(p => p.First == "--env").Select(p => p.Second.Split('=', 2)).Select(kv => (kv[0], kv[1])))
+        {
+            start.Environment[name] = value;
+        }
+        using var edge = Process.Start(start)!;
+        edge.OutputDataReceived += (_, _) => { };
+        edge.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine("edge: " + e.Data); } };
+        edge.BeginOutputReadLine();
+        edge.BeginErrorReadLine();
+        var edgeUrl = $"http://127.0.0.1:{edgePort}";
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        try
+        {
+            await WaitReadyAsync(client, edgeUrl);
+            Console.WriteLine($"# Streaming: {Environment.ProcessorCount} cores, edge pid {edge.Id}");
+
+            // 1. Idle streams.
+            var before = Rss(edge.Id);
+            using var stop = new CancellationTokenSource();
+            var gaps = new List<double>[streams];
+            var opened = 0;
+            var readers = new Task[streams];
+            for (var i = 0; i < streams; i++)
+            {
+                var index = i;
+                gaps[i] = [];
+                readers[i] = Task.Run(async () =>
+                {
+                    using var request = new HttpRequestMessage(HttpMethod.Get, edgeUrl + "/mcp/idle");
+                    request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+                    using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, stop.Token);
+                    using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(stop.Token));
+                    var last = Stopwatch.GetTimestamp();
+                    Interlocked.Increment(ref opened);
+                    try
+                    {
+                        while (await reader.ReadLineAsync(stop.Token) is { } line)
+                        {
+                            if (line.StartsWith(": keep-alive", StringComparison.Ordinal))
+                            {
+                                var now = Stopwatch.GetTimestamp();
+                                gaps[index].Add(Stopwatch.GetElapsedTime(last, now).TotalMilliseconds);
+                                last = now;
+                            }
+                            else if (line.Length > 0)
+                            {
+                                last = Stopwatch.GetTimestamp();
+                            }
+                        }
+                    }
+                    catch (OperationCanceledException)
+                    {
+                    }
+                });
+            }
+            var clock = Stopwatch.StartNew();
+            while (Volatile.Read(ref opened) < streams && clock.Elapsed < TimeSpan.FromSeconds(120))
+            {
+                await Task.Delay(100);
+            }
+            var openedIn = clock.Elapsed;
+            await Task.Delay(TimeSpan.FromSeconds(idleSeconds));
+            var during = Rss(edge.Id);
+            await stop.CancelAsync();
+            await Task.WhenAll(readers).ContinueWith(_ => { });
+            // The first keep-alive of a stream counts from its open, not from a previous one: skip it.
+            var lateness = gaps.SelectMany(g => g.Skip(1)).Select(g => g - keepAlive.TotalMilliseconds).Order().ToArray();
+            Console.WriteLine();
+            Console.WriteLine($"| idle streams | opened in | edge RSS before | edge RSS with streams | per stream | keep-alives measured | lateness p50 | p99 | max |");
+            Console.WriteLine($"|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {Volatile.Read(ref opened)} | {openedIn.TotalSeconds:0.0} s | {before / 1048576.0:0.0} MiB | {during / 1048576.0:0.0} MiB | {(during - before) / 1024.0 / Math.Max(1, opened):0.0} KiB | {lateness.Length} | {P(lateness, 50):0} ms | {P(lateness, 99):0} ms | {lateness.LastOrDefault():0} ms |"));
+
+            // 2. One fast stream, direct vs through the edge, alternating.
+            Console.WriteLine();
+            Console.WriteLine("| round | direct MiB/s | edge SSE relay MiB/s | ratio | edge, YARP's copier (not SSE) MiB/s | ratio |");
+            Console.WriteLine("|---:|---:|---:|---:|---:|---:|");
+            for (var round = 1; round <= 3; round++)
+            {
+                var direct = await ThroughputAsync(client, $"{upstreamUrl}/fast?mib={throughputMiB}");
+                var viaEdge = await ThroughputAsync(client, $"{edgeUrl}/mcp/fast?mib={throughputMiB}");
+                var viaYarp = await ThroughputAsync(client, $"{edgeUrl}/mcp/fast?mib={throughputMiB}&plain=1");
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {round} | {direct:0} | {viaEdge:0} | {viaEdge / direct:0.00} | {viaYarp:0} | {viaYarp / direct:0.00} |"));
+            }
+        }
+        finally
+        {
+            edge.Kill();
+            await edge.WaitForExitAsync();
+            await upstream.StopAsync();
+            File.Delete(config);
+        }
+        return 0;
+    }
+
+    private static async Task<double> ThroughputAsync(HttpClient client, string url)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        var clock = Stopwatch.StartNew();
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        await using var body = await response.Content.ReadAsStreamAsync();
+        var buffer = new byte[64 * 1024];
+        long total = 0;
+        int n;
+        while ((n = await body.ReadAsync(buffer)) > 0)
+        {
+            total += n;
+        }
+        return total / 1048576.0 / clock.Elapsed.TotalSeconds;
+    }
+
+    private static async Task<WebApplication> UpstreamAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        var chunk = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("data: " + new string('x', 1016) + "\n\n", 64)));
+        app.Run(async context =>
+        {
+            // plain=1: not SSE, so the edge copies it with YARP's own stream copier (the reference).
+            context.Response.ContentType = context.Request.Query.ContainsKey("plain") ? "application/octet-stream" : "text/event-stream";
+            if (context.Request.Path.StartsWithSegments("/fast"))
+            {
+                var mib = long.Parse(context.Request.Query["mib"].ToString(), CultureInfo.InvariantCulture);
+                for (long sent = 0; sent < mib * 1048576; sent += chunk.Length)
+                {
+                    await context.Response.Body.WriteAsync(chunk, context.RequestAborted);
+                }
+                return;
+            }
+            await context.Response.WriteAsync("data: open\n\n");
+            await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { });
+        });
+        await app.StartAsync();
+        return app;
+    }
+
+    private static async Task WaitReadyAsync(HttpClient client, string edgeUrl)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            try
+            {
+                using var response = await client.GetAsync(edgeUrl + "/healthz");
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            await Task.Delay(100);
+        }
+        throw new InvalidOperationException("the edge did not start");
+    }
+
+    private static long Rss(int pid)
+    {
+        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+        return 0;
+    }
+
+    private static int FreePort()
+    {
+        using var socket = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        socket.Start();
+        return ((System.Net.IPEndPoint)socket.LocalEndpoint).Port;
+    }
+
+    private static string Address(WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+
+    private static double P(double[] sorted, double percentile) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(percentile / 100 * sorted.Length) - 1)];
+
+    private static double Option(string[] args, string name, double fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        if (name == "--env")
+        {
+            return fallback;
+        }
+        return i >= 0 && i + 1 < args.Length ? double.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+}
