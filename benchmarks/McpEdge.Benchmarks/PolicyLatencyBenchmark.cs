@@ -13,6 +13,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
+using static McpEdge.Benchmarks.BenchmarkSupport;
+
 namespace McpEdge.Benchmarks;
 
 /// <summary>
@@ -94,7 +96,7 @@ internal static class PolicyLatencyBenchmark
             var sorted = latencies[target.Name].Order().ToArray();
             var toSlow = hits.GetValueOrDefault($"slow:{target.Name}");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {target.Policy} | {(target.WithSlow ? $"2 fast + 1 slow (+{slowMs:0} ms)" : "3 fast")} | {sorted.Length} | {failures[target.Name]} | {(target.WithSlow ? $"{toSlow} ({100.0 * toSlow / Math.Max(1, sorted.Length):0.00}%)" : "-")} | {P(sorted, 50):0.00} | {P(sorted, 90):0.00} | {P(sorted, 99):0.00} | {P(sorted, 99.9):0.00} | {sorted.LastOrDefault():0.00} |"));
+                $"| {target.Policy} | {(target.WithSlow ? $"2 fast + 1 slow (+{slowMs:0} ms)" : "3 fast")} | {sorted.Length} | {failures[target.Name]} | {(target.WithSlow ? $"{toSlow} ({100.0 * toSlow / Math.Max(1, sorted.Length):0.00}%)" : "-")} | {Percentile(sorted, 50):0.00} | {Percentile(sorted, 90):0.00} | {Percentile(sorted, 99):0.00} | {Percentile(sorted, 99.9):0.00} | {sorted.LastOrDefault():0.00} |"));
         }
 
         await edge.StopAsync();
@@ -186,15 +188,6 @@ internal static class PolicyLatencyBenchmark
         return app;
     }
 
-    private static string Address(WebApplication app) =>
-        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
 
-    private static double P(double[] sorted, double percentile) =>
-        sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(percentile / 100 * sorted.Length) - 1)];
 
-    private static double Option(string[] args, string name, double fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? double.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-    }
 }

@@ -12,6 +12,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
+using static McpEdge.Benchmarks.BenchmarkSupport;
+
 namespace McpEdge.Benchmarks;
 
 /// <summary>
@@ -131,7 +133,7 @@ internal static class StreamingBenchmark
             Console.WriteLine($"| idle streams | opened in | edge RSS before | edge RSS with streams | per stream | keep-alives measured | lateness p50 | p99 | max |");
             Console.WriteLine($"|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {Volatile.Read(ref opened)} | {openedIn.TotalSeconds:0.0} s | {before / 1048576.0:0.0} MiB | {during / 1048576.0:0.0} MiB | {(during - before) / 1024.0 / Math.Max(1, opened):0.0} KiB | {lateness.Length} | {P(lateness, 50):0} ms | {P(lateness, 99):0} ms | {lateness.LastOrDefault():0} ms |"));
+                $"| {Volatile.Read(ref opened)} | {openedIn.TotalSeconds:0.0} s | {before / 1048576.0:0.0} MiB | {during / 1048576.0:0.0} MiB | {(during - before) / 1024.0 / Math.Max(1, opened):0.0} KiB | {lateness.Length} | {Percentile(lateness, 50):0} ms | {Percentile(lateness, 99):0} ms | {lateness.LastOrDefault():0} ms |"));
 
             // 2. One fast stream, direct vs through the edge, alternating.
             Console.WriteLine();
@@ -238,19 +240,6 @@ internal static class StreamingBenchmark
         return ((System.Net.IPEndPoint)socket.LocalEndpoint).Port;
     }
 
-    private static string Address(WebApplication app) =>
-        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
 
-    private static double P(double[] sorted, double percentile) =>
-        sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(percentile / 100 * sorted.Length) - 1)];
 
-    private static double Option(string[] args, string name, double fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        if (name == "--env")
-        {
-            return fallback;
-        }
-        return i >= 0 && i + 1 < args.Length ? double.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-    }
 }
