@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Threading.Channels;
 
 namespace McpEdge.SampleServer;
 
@@ -21,16 +20,61 @@ namespace McpEdge.SampleServer;
 /// <c>notifications/message</c> on the session's GET stream). A request for protocol version
 /// 2026-07-28 (e.g. <c>server/discover</c>) gets 400 with the supported versions, so clients fall
 /// back to <c>initialize</c>.
+/// <para>
+/// Streams are resumable as 2025-11-25 <c>basic/transports.mdx</c> describes ("Resumability and
+/// Redelivery"): every SSE event has an id <c>{stream}-{seq}</c> (stream 0 is the session's GET
+/// stream), a session that negotiated 2025-11-25 gets a priming event (id, <c>retry:</c>, empty
+/// <c>data</c>) first on each POST stream, and a GET with <c>Last-Event-ID</c> replays that
+/// stream's later events and then follows it live. A tool runs on its own, not tied to the
+/// connection: a dropped connection is not a cancel (only <c>notifications/cancelled</c> or the
+/// end of the session is), so a client that comes back, through any edge replica, gets the rest.
+/// </para>
 /// </remarks>
 public static class SampleMcpServer
 {
     public static readonly string[] SupportedVersions = ["2025-11-25", "2025-06-18", "2025-03-26"];
 
+    /// <summary>The <c>retry:</c> (milliseconds) sent in priming events.</summary>
+    public const int RetryMilliseconds = 1000;
+
+    private const string ResumableVersion = "2025-11-25";
+
     private static readonly ConcurrentDictionary<(int Port, string Id), Session> Sessions = new();
 
-    private sealed class Session
+    private sealed class Session(string protocolVersion)
     {
-        public Channel<string> Notifications { get; } = Channel.CreateBounded<string>(64);
+        private const int KeptStreams = 64;
+        private readonly ConcurrentDictionary<string, ResumableStream> _streams = new();
+        private int _lastStream;
+
+        public string ProtocolVersion { get; } = protocolVersion;
+
+        /// <summary>Ended by DELETE: cancels the session's running tools.</summary>
+        public CancellationTokenSource Lifetime { get; } = new();
+
+        /// <summary>The GET stream (id 0): server notifications not tied to a request; the latest 1,000 kept.</summary>
+        public ResumableStream Standalone { get; } = new("0", capacity: 1000);
+
+        /// <summary>Running tools/call requests by JSON id, for notifications/cancelled.</summary>
+        public ConcurrentDictionary<string, CancellationTokenSource> Running { get; } = new();
+
+        public ResumableStream NewStream()
+        {
+            var id = Interlocked.Increment(ref _lastStream);
+            var stream = new ResumableStream(id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            _streams[stream.Id] = stream;
+            // Keep the latest streams for resumption; forget finished ones beyond that.
+            foreach (var old in _streams.Keys.Select(int.Parse).Where(k => k <= id - KeptStreams))
+            {
+                if (_streams.TryGetValue(old.ToString(System.Globalization.CultureInfo.InvariantCulture), out var s) && s.Completed)
+                {
+                    _streams.TryRemove(s.Id, out _);
+                }
+            }
+            return stream;
+        }
+
+        public ResumableStream? Find(string id) => id == Standalone.Id ? Standalone : _streams.GetValueOrDefault(id);
     }
 
     public static WebApplication Build(string[] args)
@@ -78,23 +122,31 @@ public static class SampleMcpServer
 
         var method = request["method"]?.GetValue<string>();
         var id = request["id"];
+        var port = context.Connection.LocalPort;
         if (method is null || id is null)
         {
             // A notification or a response to a server request.
+            if (method == "notifications/cancelled"
+                && Sessions.TryGetValue((port, context.Request.Headers["Mcp-Session-Id"].ToString()), out var cancelling)
+                && request["params"]?["requestId"] is { } requestId
+                && cancelling.Running.TryGetValue(requestId.ToJsonString(), out var running))
+            {
+                running.Cancel();
+            }
             context.Response.StatusCode = StatusCodes.Status202Accepted;
             return;
         }
 
-        var port = context.Connection.LocalPort;
         if (method == "initialize")
         {
             var sessionId = Guid.NewGuid().ToString("N");
-            Sessions[(port, sessionId)] = new Session();
             var requested = request["params"]?["protocolVersion"]?.GetValue<string>();
+            var negotiated = requested is not null && SupportedVersions.Contains(requested) ? requested : SupportedVersions[0];
+            Sessions[(port, sessionId)] = new Session(negotiated);
             context.Response.Headers["Mcp-Session-Id"] = sessionId;
             await WriteJsonAsync(context, 200, Result(id, new JsonObject
             {
-                ["protocolVersion"] = requested is not null && SupportedVersions.Contains(requested) ? requested : SupportedVersions[0],
+                ["protocolVersion"] = negotiated,
                 ["capabilities"] = new JsonObject { ["tools"] = new JsonObject(), ["logging"] = new JsonObject() },
                 ["serverInfo"] = new JsonObject { ["name"] = "mcpedge-sample", ["version"] = "1.0.0" },
                 ["instructions"] = $"McpEdge sample server, {ReplicaId(context)}.",
@@ -149,12 +201,12 @@ public static class SampleMcpServer
                 return;
             case "notify":
                 var text = arguments["text"]?.ToString() ?? "hello";
-                var delivered = state.Notifications.Writer.TryWrite(Notification("notifications/message",
+                state.Standalone.Append(Notification("notifications/message",
                     new JsonObject { ["level"] = "info", ["logger"] = "sample", ["data"] = text }).ToJsonString());
-                await WriteJsonAsync(context, 200, Result(id, Text(delivered ? "queued" : "dropped")));
+                await WriteJsonAsync(context, 200, Result(id, Text("queued")));
                 return;
             case "progress":
-                await ProgressAsync(context, id, parameters!, arguments);
+                await ProgressAsync(context, id, parameters!, arguments, state);
                 return;
             default:
                 await WriteJsonAsync(context, 200, Error(id, -32602, $"Unknown tool: {name}"));
@@ -162,31 +214,57 @@ public static class SampleMcpServer
         }
     }
 
-    private static async Task ProgressAsync(HttpContext context, JsonNode id, JsonObject parameters, JsonObject arguments)
+    private static async Task ProgressAsync(HttpContext context, JsonNode id, JsonObject parameters, JsonObject arguments, Session session)
     {
         var steps = Math.Clamp(arguments["steps"]?.GetValue<int>() ?? 5, 1, 10_000);
         var delay = TimeSpan.FromMilliseconds(Math.Clamp(arguments["delayMs"]?.GetValue<int>() ?? 100, 0, 60_000));
         var token = parameters["_meta"]?["progressToken"]?.DeepClone();
-        context.Response.StatusCode = 200;
-        context.Response.ContentType = "text/event-stream";
-        context.Response.Headers.CacheControl = "no-cache";
-        context.Response.Headers["X-Accel-Buffering"] = "no";
-        await context.Response.StartAsync(context.RequestAborted);
-        for (var step = 1; step <= steps; step++)
+        var stream = session.NewStream();
+        var replica = ReplicaId(context);
+        var key = id.ToJsonString();
+        var cancel = CancellationTokenSource.CreateLinkedTokenSource(session.Lifetime.Token);
+        session.Running[key] = cancel;
+
+        // The tool runs on its own: a dropped connection is not a cancel (2025-11-25
+        // basic/transports.mdx), and a client that resumes with Last-Event-ID gets the rest.
+        _ = Task.Run(async () =>
         {
-            await Task.Delay(delay, context.RequestAborted);
-            if (token is not null)
+            try
             {
-                await WriteEventAsync(context, Notification("notifications/progress", new JsonObject
+                for (var step = 1; step <= steps; step++)
                 {
-                    ["progressToken"] = token.DeepClone(),
-                    ["progress"] = step,
-                    ["total"] = steps,
-                    ["message"] = $"step {step} of {steps}",
-                }));
+                    await Task.Delay(delay, cancel.Token);
+                    if (token is not null)
+                    {
+                        stream.Append(Notification("notifications/progress", new JsonObject
+                        {
+                            ["progressToken"] = token.DeepClone(),
+                            ["progress"] = step,
+                            ["total"] = steps,
+                            ["message"] = $"step {step} of {steps}",
+                        }).ToJsonString());
+                    }
+                }
+                stream.Append(Result(id, Text($"{steps} steps done on {replica}")).ToJsonString());
             }
+            catch (OperationCanceledException)
+            {
+                // Cancelled requests get no response (2025-11-25 basic/utilities/cancellation.mdx).
+            }
+            finally
+            {
+                stream.Complete();
+                session.Running.TryRemove(key, out _);
+                cancel.Dispose();
+            }
+        });
+
+        StartEventStream(context);
+        if (string.CompareOrdinal(session.ProtocolVersion, ResumableVersion) >= 0)
+        {
+            await context.Response.WriteAsync($"id: {stream.EventId(0)}\nretry: {RetryMilliseconds}\ndata: \n\n", context.RequestAborted);
         }
-        await WriteEventAsync(context, Result(id, Text($"{steps} steps done on {ReplicaId(context)}")));
+        await RelayAsync(context, stream, afterSeq: 0);
     }
 
     private static async Task GetAsync(HttpContext context)
@@ -202,19 +280,54 @@ public static class SampleMcpServer
             await WriteJsonAsync(context, 404, Error(null, -32001, "Session not found"));
             return;
         }
+
+        var stream = state.Standalone;
+        var afterSeq = stream.Delivered;
+        var lastEventId = context.Request.Headers["Last-Event-ID"].ToString();
+        if (lastEventId.Length > 0)
+        {
+            if (!ResumableStream.TryParseEventId(lastEventId, out var streamId, out afterSeq) || state.Find(streamId) is not { } resumed)
+            {
+                await WriteJsonAsync(context, 400, Error(null, -32600, $"Bad Request: no stream to resume for Last-Event-ID '{lastEventId}'"));
+                return;
+            }
+            stream = resumed;
+        }
+        StartEventStream(context);
+        await RelayAsync(context, stream, afterSeq);
+    }
+
+    private static void StartEventStream(HttpContext context)
+    {
+        context.Response.StatusCode = 200;
         context.Response.ContentType = "text/event-stream";
         context.Response.Headers.CacheControl = "no-cache";
-        await context.Response.StartAsync(context.RequestAborted);
+        context.Response.Headers["X-Accel-Buffering"] = "no";
+    }
+
+    /// <summary>Writes <paramref name="stream"/>'s events after <paramref name="afterSeq"/> until it completes, the connection goes, or another connection takes the stream over.</summary>
+    private static async Task RelayAsync(HttpContext context, ResumableStream stream, long afterSeq)
+    {
+        var reader = stream.Attach(context.RequestAborted);
         try
         {
-            await foreach (var notification in state.Notifications.Reader.ReadAllAsync(context.RequestAborted))
+            await context.Response.Body.FlushAsync(reader.Token);
+            await foreach (var (seq, data) in stream.ReadAfterAsync(afterSeq, reader.Token))
             {
-                await context.Response.WriteAsync($"event: message\ndata: {notification}\n\n", context.RequestAborted);
-                await context.Response.Body.FlushAsync(context.RequestAborted);
+                await context.Response.WriteAsync($"id: {stream.EventId(seq)}\nevent: message\ndata: {data}\n\n", reader.Token);
+                await context.Response.Body.FlushAsync(reader.Token);
+                stream.MarkDelivered(seq);
             }
         }
         catch (OperationCanceledException)
         {
+        }
+        catch (IOException)
+        {
+        }
+        finally
+        {
+            stream.Detach(reader);
         }
     }
 
@@ -225,7 +338,8 @@ public static class SampleMcpServer
         {
             return Results.Json(Error(null, -32001, "Session not found"), statusCode: 404);
         }
-        state.Notifications.Writer.TryComplete();
+        state.Lifetime.Cancel();
+        state.Standalone.Complete();
         return Results.Ok();
     }
 
@@ -278,11 +392,5 @@ public static class SampleMcpServer
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
         return context.Response.WriteAsync(body.ToJsonString(), Encoding.UTF8, context.RequestAborted);
-    }
-
-    private static async Task WriteEventAsync(HttpContext context, JsonNode message)
-    {
-        await context.Response.WriteAsync($"event: message\ndata: {message.ToJsonString()}\n\n", context.RequestAborted);
-        await context.Response.Body.FlushAsync(context.RequestAborted);
     }
 }
