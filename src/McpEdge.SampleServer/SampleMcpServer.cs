@@ -24,7 +24,7 @@ namespace McpEdge.SampleServer;
 /// Streams are resumable as 2025-11-25 <c>basic/transports.mdx</c> describes ("Resumability and
 /// Redelivery"): every SSE event has an id <c>{stream}-{seq}</c> (stream 0 is the session's GET
 /// stream), a session that negotiated 2025-11-25 gets a priming event (id, <c>retry:</c>, empty
-/// <c>data</c>) first on each POST stream, and a GET with <c>Last-Event-ID</c> replays that
+/// <c>data</c>) first on each new stream, and a GET with <c>Last-Event-ID</c> replays that
 /// stream's later events and then follows it live. A tool runs on its own, not tied to the
 /// connection: a dropped connection is not a cancel (only <c>notifications/cancelled</c> or the
 /// end of the session is), so a client that comes back, through any edge replica, gets the rest.
@@ -260,10 +260,7 @@ public static class SampleMcpServer
         });
 
         StartEventStream(context);
-        if (string.CompareOrdinal(session.ProtocolVersion, ResumableVersion) >= 0)
-        {
-            await context.Response.WriteAsync($"id: {stream.EventId(0)}\nretry: {RetryMilliseconds}\ndata: \n\n", context.RequestAborted);
-        }
+        await PrimeAsync(context, session, stream, seq: 0);
         await RelayAsync(context, stream, afterSeq: 0);
     }
 
@@ -294,7 +291,24 @@ public static class SampleMcpServer
             stream = resumed;
         }
         StartEventStream(context);
+        if (lastEventId.Length == 0)
+        {
+            await PrimeAsync(context, state, stream, afterSeq);
+        }
         await RelayAsync(context, stream, afterSeq);
+    }
+
+    /// <summary>
+    /// The priming event (2025-11-25 basic/transports.mdx): an id to resume from, <c>retry:</c> and
+    /// empty data, sent only to sessions of that revision or later (older clients may not expect
+    /// an event without a message).
+    /// </summary>
+    private static async Task PrimeAsync(HttpContext context, Session session, ResumableStream stream, long seq)
+    {
+        if (string.CompareOrdinal(session.ProtocolVersion, ResumableVersion) >= 0)
+        {
+            await context.Response.WriteAsync($"id: {stream.EventId(seq)}\nretry: {RetryMilliseconds}\ndata: \n\n", context.RequestAborted);
+        }
     }
 
     private static void StartEventStream(HttpContext context)

@@ -1,0 +1,123 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using McpEdge.Tests.EndToEnd;
+
+namespace McpEdge.Tests.Infrastructure;
+
+/// <summary>
+/// The edge as its own OS process (<c>dotnet McpEdge.dll</c> from the test output), on a free
+/// 127.0.0.1 port, for what only a real process shows: SIGTERM handling and drain. Ended by its
+/// PID on dispose if it is still running.
+/// </summary>
+public sealed class EdgeProcess : IAsyncDisposable
+{
+    private const int SigTerm = 15;
+    private readonly Process _process;
+    private readonly string _configFile;
+
+    private EdgeProcess(Process process, string configFile, Uri baseAddress)
+    {
+        _process = process;
+        _configFile = configFile;
+        BaseAddress = baseAddress;
+    }
+
+    /// <summary><c>http://127.0.0.1:{port}/</c>.</summary>
+    public Uri BaseAddress { get; }
+
+    /// <summary>Everything the process wrote to stdout and stderr, in order.</summary>
+    public ConcurrentQueue<string> Output { get; } = new();
+
+    /// <summary>Starts the edge with <paramref name="mcpEdgeSection"/> as the <c>McpEdge</c> section and waits (≤ 30 s) until <c>/healthz</c> answers.</summary>
+    public static async Task<EdgeProcess> StartAsync(object mcpEdgeSection)
+    {
+        var configFile = Path.Combine(Path.GetTempPath(), $"mcpedge-process-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(configFile, JsonSerializer.Serialize(new
+        {
+            Logging = new { LogLevel = new { Default = "Warning", McpEdge = "Information" } },
+            McpEdge = mcpEdgeSection,
+        }));
+        var port = PeerProcess.FreePort();
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "McpEdge.dll"), "--config", configFile, "--urls", $"http://127.0.0.1:{port}"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        var process = Process.Start(start)!;
+        var edge = new EdgeProcess(process, configFile, new Uri($"http://127.0.0.1:{port}/"));
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { edge.Output.Enqueue(e.Data); } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { edge.Output.Enqueue(e.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            await edge.WaitHealthyAsync(TimeSpan.FromSeconds(30));
+        }
+        catch
+        {
+            await edge.DisposeAsync();
+            throw;
+        }
+        return edge;
+    }
+
+    private async Task WaitHealthyAsync(TimeSpan patience)
+    {
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        using var deadline = new CancellationTokenSource(patience);
+        while (true)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"the edge exited with {_process.ExitCode}: {string.Join(Environment.NewLine, Output)}");
+            }
+            try
+            {
+                using var response = await client.GetAsync(new Uri(BaseAddress, "healthz"), deadline.Token);
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+            // Bounded by the deadline; the process gives no other readiness signal.
+            await Task.Delay(50, deadline.Token);
+        }
+    }
+
+    /// <summary>Sends SIGTERM, as Kubernetes does when it ends a pod.</summary>
+    public void Terminate()
+    {
+        if (kill(_process.Id, SigTerm) != 0)
+        {
+            throw new InvalidOperationException($"kill({_process.Id}, SIGTERM) failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    /// <summary>The exit code once the process has ended by itself; fails after <paramref name="patience"/>.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan patience)
+    {
+        await _process.WaitForExitAsync().WaitAsync(patience);
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+        File.Delete(_configFile);
+    }
+
+    // DllImport rather than LibraryImport: the latter needs unsafe code for this one call.
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
+}
