@@ -1,0 +1,323 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Unicode;
+
+namespace McpEdge.Protocol;
+
+/// <summary>What a JSON-RPC 2.0 message is (JSON-RPC 2.0 §4–6; MCP 2025-11-25 <c>basic/index.mdx</c>, "Messages").</summary>
+public enum JsonRpcKind
+{
+    /// <summary>Not parsed, or not valid.</summary>
+    None,
+    /// <summary>A request: <c>method</c> and a non-null <c>id</c> (string or number).</summary>
+    Request,
+    /// <summary>A notification: <c>method</c> and no <c>id</c>.</summary>
+    Notification,
+    /// <summary>A response to a server request: <c>result</c> or <c>error</c> and an <c>id</c>.</summary>
+    Response,
+    /// <summary>A JSON array of messages (JSON-RPC batch; MCP 2025-03-26 only).</summary>
+    Batch,
+}
+
+/// <summary>The outcome of <see cref="JsonRpcEnvelope.Parse"/>.</summary>
+public enum JsonRpcParseStatus
+{
+    /// <summary>A valid message or batch.</summary>
+    Ok,
+    /// <summary>Not JSON (or not UTF-8, or nested deeper than allowed): JSON-RPC -32700, HTTP 400.</summary>
+    ParseError,
+    /// <summary>JSON, but not a JSON-RPC message: JSON-RPC -32600, HTTP 400.</summary>
+    InvalidRequest,
+}
+
+/// <summary>
+/// The top level of one JSON-RPC message, read in one pass with <see cref="Utf8JsonReader"/> over
+/// the request body and kept as offsets into it: kind, <c>id</c> (raw JSON), <c>method</c>, and in
+/// <c>params</c> the <c>name</c> (<c>tools/call</c>, <c>prompts/get</c>), <c>uri</c>
+/// (<c>resources/read</c>) and <c>cursor</c> (list methods). Everything else is skipped.
+/// </summary>
+/// <remarks>
+/// Parsing allocates nothing for the methods MCP defines (their names are interned, see
+/// <see cref="McpMethods"/>); the name, cursor and an unknown method are turned into strings only
+/// when asked. The offsets refer to the buffer given to <see cref="Parse"/>, which must outlive the
+/// envelope.
+/// </remarks>
+public readonly struct JsonRpcEnvelope
+{
+    private readonly int _idStart;
+    private readonly int _idLength;
+    private readonly int _nameStart;
+    private readonly int _nameLength;
+    private readonly int _uriStart;
+    private readonly int _uriLength;
+    private readonly int _cursorStart;
+    private readonly int _cursorLength;
+
+    private JsonRpcEnvelope(JsonRpcKind kind, string? method, int batchCount, (int Start, int Length) id, (int, int) name, (int, int) uri, (int, int) cursor)
+    {
+        Kind = kind;
+        Method = method;
+        BatchCount = batchCount;
+        (_idStart, _idLength) = id;
+        (_nameStart, _nameLength) = name;
+        (_uriStart, _uriLength) = uri;
+        (_cursorStart, _cursorLength) = cursor;
+    }
+
+    /// <summary>The kind of message.</summary>
+    public JsonRpcKind Kind { get; }
+
+    /// <summary>The <c>method</c> of a request or notification, else null.</summary>
+    public string? Method { get; }
+
+    /// <summary>For a batch, the number of elements.</summary>
+    public int BatchCount { get; }
+
+    /// <summary>True when the message has an <c>id</c> (a string or number; for a response also <c>null</c>).</summary>
+    public bool HasId => _idLength > 0;
+
+    /// <summary>The <c>id</c> exactly as sent (raw JSON: <c>1</c>, <c>"a"</c>), empty when there is none.</summary>
+    public ReadOnlySpan<byte> RawId(ReadOnlySpan<byte> body) => body.Slice(_idStart, _idLength);
+
+    /// <summary>
+    /// The name a request targets, as the <c>Mcp-Name</c> header mirrors it (MCP 2026-07-28
+    /// <c>basic/transports/streamable-http.mdx</c>): <c>params.name</c> for <c>tools/call</c> and
+    /// <c>prompts/get</c>, <c>params.uri</c> for <c>resources/read</c>; null for other methods or
+    /// when absent. Allocates the string.
+    /// </summary>
+    public string? GetName(ReadOnlySpan<byte> body) => Method switch
+    {
+        McpMethods.ToolsCall or McpMethods.PromptsGet => StringAt(body, _nameStart, _nameLength),
+        McpMethods.ResourcesRead => StringAt(body, _uriStart, _uriLength),
+        _ => null,
+    };
+
+    /// <summary><c>params.cursor</c> (pagination, MCP 2025-11-25 <c>server/utilities/pagination.mdx</c>), or null. Allocates the string.</summary>
+    public string? GetCursor(ReadOnlySpan<byte> body) => StringAt(body, _cursorStart, _cursorLength);
+
+    /// <summary>
+    /// Parses <paramref name="body"/> (one JSON value, UTF-8). On <see cref="JsonRpcParseStatus.Ok"/>
+    /// <paramref name="envelope"/> describes it; otherwise <paramref name="reason"/> says what is
+    /// wrong (a constant string, for the error message and the log) and <paramref name="envelope"/>
+    /// carries the <c>id</c> if it was read before the fault.
+    /// </summary>
+    /// <param name="body">The whole message.</param>
+    /// <param name="maxDepth">The deepest nesting accepted (JSON objects and arrays); deeper input is a parse error.</param>
+    /// <param name="envelope">The message's top level.</param>
+    /// <param name="reason">Why the message was refused, or null.</param>
+    public static JsonRpcParseStatus Parse(ReadOnlySpan<byte> body, int maxDepth, out JsonRpcEnvelope envelope, out string? reason)
+    {
+        envelope = default;
+        reason = null;
+        if (!Utf8.IsValid(body))
+        {
+            reason = "the body is not valid UTF-8";
+            return JsonRpcParseStatus.ParseError;
+        }
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = maxDepth });
+        try
+        {
+            if (!reader.Read())
+            {
+                reason = "the body is empty";
+                return JsonRpcParseStatus.ParseError;
+            }
+            JsonRpcParseStatus status;
+            if (reader.TokenType == JsonTokenType.StartArray)
+            {
+                var count = 0;
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    reader.Skip();
+                    count++;
+                }
+                envelope = new JsonRpcEnvelope(JsonRpcKind.Batch, null, count, default, default, default, default);
+                status = count == 0 ? Invalid(out reason, "an empty batch") : JsonRpcParseStatus.Ok;
+            }
+            else if (reader.TokenType == JsonTokenType.StartObject)
+            {
+                status = ParseObject(ref reader, out envelope, out reason);
+            }
+            else
+            {
+                status = Invalid(out reason, "a message must be a JSON object (or an array of them)");
+                reader.Skip();
+            }
+            // Anything after the value is a syntax error (the reader throws).
+            if (reader.Read())
+            {
+                reason = "content after the JSON value";
+                return JsonRpcParseStatus.ParseError;
+            }
+            return status;
+        }
+        catch (JsonException)
+        {
+            // The reader stops at the last level it accepted when the next one is too deep.
+            reason = reader.CurrentDepth >= maxDepth - 1 ? $"nested deeper than {maxDepth}" : "malformed JSON";
+            return JsonRpcParseStatus.ParseError;
+        }
+    }
+
+    private static JsonRpcParseStatus ParseObject(ref Utf8JsonReader reader, out JsonRpcEnvelope envelope, out string? reason)
+    {
+        reason = null;
+        string? fault = null;
+        var version = false;
+        string? method = null;
+        (int, int) id = default, name = default, uri = default, cursor = default;
+        var idIsNull = false;
+        var hasResult = false;
+        var hasError = false;
+        var hasMethod = false;
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("jsonrpc"u8))
+            {
+                reader.Read();
+                version = reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("2.0"u8);
+                reader.Skip();
+            }
+            else if (reader.ValueTextEquals("id"u8))
+            {
+                reader.Read();
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.String or JsonTokenType.Number:
+                        id = ((int)reader.TokenStartIndex, (int)(reader.BytesConsumed - reader.TokenStartIndex));
+                        idIsNull = false;
+                        break;
+                    case JsonTokenType.Null:
+                        id = ((int)reader.TokenStartIndex, 4);
+                        idIsNull = true;
+                        break;
+                    default:
+                        fault ??= "id must be a string or a number";
+                        reader.Skip();
+                        break;
+                }
+            }
+            else if (reader.ValueTextEquals("method"u8))
+            {
+                reader.Read();
+                hasMethod = true;
+                if (reader.TokenType == JsonTokenType.String)
+                {
+                    method = McpMethods.Intern(ref reader);
+                }
+                else
+                {
+                    fault ??= "method must be a string";
+                    reader.Skip();
+                }
+            }
+            else if (reader.ValueTextEquals("params"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.StartObject)
+                {
+                    ScanParams(ref reader, ref name, ref uri, ref cursor);
+                }
+                else if (reader.TokenType == JsonTokenType.StartArray)
+                {
+                    reader.Skip(); // JSON-RPC allows positional params; MCP never uses them.
+                }
+                else
+                {
+                    fault ??= "params must be an object";
+                    reader.Skip();
+                }
+            }
+            else if (reader.ValueTextEquals("result"u8))
+            {
+                hasResult = true;
+                reader.Read();
+                reader.Skip();
+            }
+            else if (reader.ValueTextEquals("error"u8))
+            {
+                hasError = true;
+                reader.Read();
+                reader.Skip();
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+
+        JsonRpcKind kind;
+        if (fault is not null)
+        {
+            kind = JsonRpcKind.None;
+        }
+        else if (!version)
+        {
+            (kind, fault) = (JsonRpcKind.None, "jsonrpc must be \"2.0\"");
+        }
+        else if (hasMethod)
+        {
+            (kind, fault) = hasResult || hasError ? (JsonRpcKind.None, "a message has either a method or a result/error")
+                : idIsNull ? (JsonRpcKind.None, "a request id must not be null")
+                : (id.Item2 > 0 ? JsonRpcKind.Request : JsonRpcKind.Notification, null);
+        }
+        else if (hasResult != hasError && (id.Item2 > 0))
+        {
+            (kind, fault) = (JsonRpcKind.Response, null);
+        }
+        else
+        {
+            (kind, fault) = (JsonRpcKind.None, "a message needs a method, or an id with a result or an error");
+        }
+
+        envelope = new JsonRpcEnvelope(kind, method, 0, idIsNull && kind == JsonRpcKind.None ? default : id, name, uri, cursor);
+        return fault is null ? JsonRpcParseStatus.Ok : Invalid(out reason, fault);
+    }
+
+    /// <summary>Records <c>name</c>, <c>uri</c> and <c>cursor</c> (string members directly in <c>params</c>) and skips the rest.</summary>
+    private static void ScanParams(ref Utf8JsonReader reader, ref (int, int) name, ref (int, int) uri, ref (int, int) cursor)
+    {
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var member = reader.ValueTextEquals("name"u8) ? 1 : reader.ValueTextEquals("uri"u8) ? 2 : reader.ValueTextEquals("cursor"u8) ? 3 : 0;
+            reader.Read();
+            if (member == 0 || reader.TokenType != JsonTokenType.String)
+            {
+                reader.Skip();
+                continue;
+            }
+            var token = ((int)reader.TokenStartIndex, (int)(reader.BytesConsumed - reader.TokenStartIndex));
+            switch (member)
+            {
+                case 1: name = token; break;
+                case 2: uri = token; break;
+                default: cursor = token; break;
+            }
+        }
+    }
+
+    private static JsonRpcParseStatus Invalid(out string? reason, string why)
+    {
+        reason = why;
+        return JsonRpcParseStatus.InvalidRequest;
+    }
+
+    /// <summary>The string value of the JSON string token at <paramref name="start"/> (quotes included in the range), unescaped.</summary>
+    private static string? StringAt(ReadOnlySpan<byte> body, int start, int length)
+    {
+        if (length == 0)
+        {
+            return null;
+        }
+        var token = body.Slice(start, length);
+        if (token[1..^1].IndexOf((byte)'\\') < 0)
+        {
+            return Encoding.UTF8.GetString(token[1..^1]);
+        }
+        var reader = new Utf8JsonReader(token);
+        reader.Read();
+        return reader.GetString();
+    }
+}
