@@ -21,6 +21,22 @@ public sealed record McpEdgeOptions
 
     /// <summary>SSE relay, stream limits and graceful drain. See <see cref="StreamingOptions"/>.</summary>
     public StreamingOptions Streaming { get; init; } = new();
+
+    /// <summary>Limits on JSON-RPC messages POSTed to MCP servers.</summary>
+    public MessageOptions Messages { get; init; } = new();
+}
+
+/// <summary>Limits on the JSON-RPC messages clients POST (read once by <c>JsonRpcMessageMiddleware</c>).</summary>
+public sealed record MessageOptions
+{
+    /// <summary>The largest value accepted for <see cref="MaxBytes"/> (256 MiB).</summary>
+    public const int MaxMaxBytes = 256 * 1024 * 1024;
+
+    /// <summary>The largest POST body, in bytes (default 4 MiB); a larger one gets 413 with a JSON-RPC error.</summary>
+    public int MaxBytes { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>The deepest JSON nesting accepted (default 64); deeper gets 400 with -32700.</summary>
+    public int MaxDepth { get; init; } = 64;
 }
 
 /// <summary>How the edge relays SSE streams, how many it holds, and how it drains them on shutdown.</summary>

@@ -126,6 +126,16 @@ public static partial class McpEdgeOptionsValidator
             errors.Add($"{prefix}:Streaming:MaxStreamsPerClient: '{streaming.MaxStreamsPerClient}' must be at least 1.");
         }
 
+        var messages = options.Messages;
+        if (messages.MaxBytes is < 1024 or > MessageOptions.MaxMaxBytes)
+        {
+            errors.Add($"{prefix}:Messages:MaxBytes: '{messages.MaxBytes}' must be between 1024 and {MessageOptions.MaxMaxBytes} (bytes; default 4194304).");
+        }
+        if (messages.MaxDepth is < 8 or > 1000)
+        {
+            errors.Add($"{prefix}:Messages:MaxDepth: '{messages.MaxDepth}' must be between 8 and 1000 (default 64).");
+        }
+
         for (var i = 0; i < options.Security.AllowedOrigins.Count; i++)
         {
             var origin = options.Security.AllowedOrigins[i];

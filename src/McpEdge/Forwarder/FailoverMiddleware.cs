@@ -1,4 +1,3 @@
-using System.Buffers;
 using McpEdge.Configuration;
 using McpEdge.Protocol;
 using McpEdge.Sessions;
@@ -18,17 +17,13 @@ namespace McpEdge.Forwarder;
 /// <remarks>
 /// Safe: a request without a session whose JSON-RPC method is <c>initialize</c>, <c>ping</c>,
 /// <c>server/discover</c>, <c>tools/list</c>, <c>prompts/list</c>, <c>resources/list</c> or
-/// <c>resources/templates/list</c> (taken from <c>Mcp-Method</c>, MCP 2026-07-28, or from the body),
-/// and a GET without a session (opening an HTTP+SSE stream). Never a <c>tools/call</c>, a
-/// notification, a batch, or anything of a session: a session lives on one replica only, and its
-/// client gets 404 from <see cref="SessionRoutingMiddleware"/> instead. The body of a candidate
-/// (at most <see cref="MaxBufferedBody"/> bytes) is buffered so it can be sent twice.
+/// <c>resources/templates/list</c> (from <see cref="JsonRpcMessageFeature"/>, whose buffered body
+/// can be sent twice), and a GET without a session (opening an HTTP+SSE stream). Never a
+/// <c>tools/call</c>, a notification, a batch, or anything of a session: a session lives on one
+/// replica only, and its client gets 404 from <see cref="SessionRoutingMiddleware"/> instead.
 /// </remarks>
 internal sealed partial class FailoverMiddleware(RequestDelegate next, ILogger<FailoverMiddleware> logger)
 {
-    /// <summary>The largest request body that is buffered for a retry; larger ones are not retried.</summary>
-    public const int MaxBufferedBody = 64 * 1024;
-
     private static readonly HashSet<string> SafeMethods = new(StringComparer.Ordinal)
     {
         "initialize", "ping", "server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list",
@@ -68,48 +63,17 @@ internal sealed partial class FailoverMiddleware(RequestDelegate next, ILogger<F
         }
     }
 
-    private static async Task<bool> IsSafeToRepeatAsync(HttpContext context)
+    private static Task<bool> IsSafeToRepeatAsync(HttpContext context)
     {
         var request = context.Request;
         if (HttpMethods.IsGet(request.Method))
         {
-            return true;
+            return Task.FromResult(true);
         }
-        if (!HttpMethods.IsPost(request.Method) || request.ContentLength > MaxBufferedBody)
-        {
-            return false;
-        }
-
-        if (request.Headers.TryGetValue(McpHeaders.Method, out var header) && header.Count == 1)
-        {
-            // MCP 2026-07-28: the method is in a header, so only safe requests pay for buffering.
-            if (!SafeMethods.Contains(header[0]!))
-            {
-                return false;
-            }
-            request.EnableBuffering(bufferThreshold: MaxBufferedBody);
-            return true;
-        }
-
-        // No buffer limit: a body without Content-Length that turns out larger is still forwarded
-        // whole (spilled to a temporary file beyond the threshold), just not retried.
-        request.EnableBuffering(bufferThreshold: MaxBufferedBody);
-        var buffer = ArrayPool<byte>.Shared.Rent(MaxBufferedBody + 1);
-        try
-        {
-            var length = 0;
-            int read;
-            while (length <= MaxBufferedBody && (read = await request.Body.ReadAsync(buffer.AsMemory(length, MaxBufferedBody + 1 - length), context.RequestAborted)) > 0)
-            {
-                length += read;
-            }
-            return length <= MaxBufferedBody && JsonRpcMethodPeek.TryGetMethod(buffer.AsSpan(0, length)) is { } method && SafeMethods.Contains(method);
-        }
-        finally
-        {
-            request.Body.Position = 0;
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        // The body was read once into a seekable buffer by JsonRpcMessageMiddleware.
+        return Task.FromResult(HttpMethods.IsPost(request.Method)
+            && context.Features.Get<JsonRpcMessageFeature>() is { Kind: JsonRpcKind.Request, Method: { } method }
+            && SafeMethods.Contains(method));
     }
 
     private sealed class Attempt(HttpContext context, IReverseProxyFeature proxy, RequestDelegate next)

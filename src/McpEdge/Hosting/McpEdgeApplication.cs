@@ -1,6 +1,7 @@
 using McpEdge.Configuration;
 using McpEdge.Forwarder;
 using McpEdge.Health;
+using McpEdge.Protocol;
 using McpEdge.LoadBalancing;
 using McpEdge.Security;
 using McpEdge.Sessions;
@@ -100,6 +101,7 @@ public static partial class McpEdgeApplication
         app.UseMiddleware<HostOriginGuardMiddleware>();
         app.MapReverseProxy(proxy =>
         {
+            proxy.UseMiddleware<JsonRpcMessageMiddleware>();
             proxy.UseMiddleware<StreamLimitMiddleware>();
             proxy.UseMiddleware<SessionRoutingMiddleware>();
             proxy.UseMiddleware<FailoverMiddleware>();

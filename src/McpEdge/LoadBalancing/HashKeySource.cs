@@ -6,14 +6,15 @@ namespace McpEdge.LoadBalancing;
 /// Where <see cref="ConsistentHashLoadBalancingPolicy"/> takes a request's key from, as written in
 /// <c>LoadBalancing:HashKey</c>: <c>header:NAME</c> (first value of a request header),
 /// <c>query:NAME</c> (first value of a query parameter), <c>mcp-name</c> (the tool, prompt or
-/// resource named by the request: the <c>Mcp-Name</c> header of MCP 2026-07-28,
-/// basic/transports/streamable-http.mdx "Standard Headers") or <c>principal</c> (the authenticated
+/// resource named by the request: <c>params.name</c>/<c>params.uri</c> from the parsed body, which
+/// the <c>Mcp-Name</c> header of MCP 2026-07-28 basic/transports/streamable-http.mdx "Standard
+/// Headers" must match; the header alone for requests without a parsed body) or <c>principal</c> (the authenticated
 /// user's name, when the edge authenticates).
 /// </summary>
 internal sealed record HashKeySource(HashKeyKind Kind, string Name)
 {
     /// <summary>The default source, <c>mcp-name</c>.</summary>
-    public static readonly HashKeySource McpNameSource = new(HashKeyKind.Header, McpHeaders.Name);
+    public static readonly HashKeySource McpNameSource = new(HashKeyKind.McpName, McpHeaders.Name);
 
     /// <summary>The accepted spellings, for error messages.</summary>
     public const string Syntax = "'header:NAME', 'query:NAME', 'mcp-name' or 'principal'";
@@ -57,6 +58,8 @@ internal sealed record HashKeySource(HashKeyKind Kind, string Name)
     {
         string? key = Kind switch
         {
+            HashKeyKind.McpName => context.Features.Get<JsonRpcMessageFeature>()?.Name
+                ?? (context.Request.Headers.TryGetValue(Name, out var mcpName) && mcpName.Count > 0 ? mcpName[0] : null),
             HashKeyKind.Header => context.Request.Headers.TryGetValue(Name, out var header) && header.Count > 0 ? header[0] : null,
             HashKeyKind.Query => context.Request.Query.TryGetValue(Name, out var query) && query.Count > 0 ? query[0] : null,
             HashKeyKind.Principal => context.User.Identity is { IsAuthenticated: true, Name: { } user } ? user : null,
@@ -69,8 +72,10 @@ internal sealed record HashKeySource(HashKeyKind Kind, string Name)
 /// <summary>Kinds of <see cref="HashKeySource"/>.</summary>
 internal enum HashKeyKind
 {
-    /// <summary>A request header (also <c>mcp-name</c>, which reads <c>Mcp-Name</c>).</summary>
+    /// <summary>A request header.</summary>
     Header,
+    /// <summary>The tool, prompt or resource URI of the JSON-RPC request (<see cref="JsonRpcMessageFeature.Name"/>), else the <c>Mcp-Name</c> header.</summary>
+    McpName,
     /// <summary>A query parameter.</summary>
     Query,
     /// <summary>The authenticated principal's name.</summary>

@@ -76,6 +76,12 @@ public readonly struct JsonRpcEnvelope
     /// <summary>True when the message has an <c>id</c> (a string or number; for a response also <c>null</c>).</summary>
     public bool HasId => _idLength > 0;
 
+    /// <summary>Where the raw <c>id</c> starts in the body (0 with <see cref="IdLength"/> 0 when absent).</summary>
+    public int IdOffset => _idStart;
+
+    /// <summary>The raw <c>id</c>'s length in bytes (0 when absent).</summary>
+    public int IdLength => _idLength;
+
     /// <summary>The <c>id</c> exactly as sent (raw JSON: <c>1</c>, <c>"a"</c>), empty when there is none.</summary>
     public ReadOnlySpan<byte> RawId(ReadOnlySpan<byte> body) => body.Slice(_idStart, _idLength);
 

@@ -2,12 +2,12 @@ using System.Text.Json;
 
 namespace McpEdge.Protocol;
 
-/// <summary>Writes edge-generated JSON-RPC error responses (<c>{"jsonrpc":"2.0","id":null,"error":{"code":…,"message":…}}</c>).</summary>
+/// <summary>Writes edge-generated JSON-RPC error responses (<c>{"jsonrpc":"2.0","id":…,"error":{"code":…,"message":…,"data":…}}</c>, JSON-RPC 2.0 §5.1).</summary>
 public static class JsonRpcErrorResponse
 {
     /// <summary>
     /// Sets <paramref name="statusCode"/>, <c>Content-Type: application/json</c> and writes the
-    /// error body with a <c>null</c> id (the edge answers before reading the request body).
+    /// error body with a <c>null</c> id (for answers given before the body is read).
     /// Does nothing if the response has already started.
     /// </summary>
     /// <param name="context">The request.</param>
@@ -15,7 +15,22 @@ public static class JsonRpcErrorResponse
     /// <param name="code">The JSON-RPC error code (<see cref="McpErrorCodes"/>).</param>
     /// <param name="message">The error message.</param>
     /// <param name="retryAfterSeconds">When set, a <c>Retry-After</c> header in seconds (RFC 9110 §10.2.3).</param>
-    public static Task WriteAsync(HttpContext context, int statusCode, int code, string message, int? retryAfterSeconds = null)
+    public static Task WriteAsync(HttpContext context, int statusCode, int code, string message, int? retryAfterSeconds = null) =>
+        WriteAsync(context, statusCode, code, message, ReadOnlyMemory<byte>.Empty, retryAfterSeconds, writeData: null);
+
+    /// <summary>
+    /// As above, answering the request with <paramref name="rawId"/> (its <c>id</c> as raw JSON;
+    /// empty writes <c>null</c>) and, when <paramref name="writeData"/> is given, an
+    /// <c>error.data</c> value it writes.
+    /// </summary>
+    /// <param name="context">The request.</param>
+    /// <param name="statusCode">The HTTP status.</param>
+    /// <param name="code">The JSON-RPC error code (<see cref="McpErrorCodes"/>).</param>
+    /// <param name="message">The error message.</param>
+    /// <param name="rawId">The request's id as raw JSON, or empty.</param>
+    /// <param name="retryAfterSeconds">When set, a <c>Retry-After</c> header in seconds (RFC 9110 §10.2.3).</param>
+    /// <param name="writeData">Writes one JSON value for <c>error.data</c>, or null for none.</param>
+    public static Task WriteAsync(HttpContext context, int statusCode, int code, string message, ReadOnlyMemory<byte> rawId, int? retryAfterSeconds, Action<Utf8JsonWriter>? writeData)
     {
         var response = context.Response;
         if (response.HasStarted)
@@ -34,10 +49,23 @@ public static class JsonRpcErrorResponse
         {
             writer.WriteStartObject();
             writer.WriteString("jsonrpc", "2.0");
-            writer.WriteNull("id");
+            writer.WritePropertyName("id");
+            if (rawId.IsEmpty)
+            {
+                writer.WriteNullValue();
+            }
+            else
+            {
+                writer.WriteRawValue(rawId.Span, skipInputValidation: true);
+            }
             writer.WriteStartObject("error");
             writer.WriteNumber("code", code);
             writer.WriteString("message", message);
+            if (writeData is not null)
+            {
+                writer.WritePropertyName("data");
+                writeData(writer);
+            }
             writer.WriteEndObject();
             writer.WriteEndObject();
         }

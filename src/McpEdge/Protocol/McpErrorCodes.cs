@@ -3,12 +3,16 @@ namespace McpEdge.Protocol;
 /// <summary>JSON-RPC 2.0 error codes the edge answers with (JSON-RPC 2.0 §5.1; MCP schema.json of each revision).</summary>
 public static class McpErrorCodes
 {
+    /// <summary>-32700 Parse error: the body is not JSON (JSON-RPC 2.0), answered with HTTP 400.</summary>
+    public const int ParseError = -32700;
     /// <summary>-32600 Invalid Request (JSON-RPC 2.0).</summary>
     public const int InvalidRequest = -32600;
     /// <summary>-32000 generic server error, used with HTTP 403 for a rejected <c>Origin</c> (as the official SDKs do).</summary>
     public const int Forbidden = -32000;
     /// <summary>-32000 generic server error, used with HTTP 429/503 when a stream limit refuses a new stream (with <c>Retry-After</c>).</summary>
     public const int LimitExceeded = -32000;
+    /// <summary>-32020 HeaderMismatch: <c>Mcp-Method</c>/<c>Mcp-Name</c> missing or not matching the body, with HTTP 400 (MCP 2026-07-28 basic/transports/streamable-http.mdx, "Server Validation").</summary>
+    public const int HeaderMismatch = -32020;
     /// <summary>-32001 session not found, used with HTTP 404: the signal on which clients start a new session (MCP 2025-11-25 basic/transports.mdx, "Session Management").</summary>
     public const int SessionNotFound = -32001;
 }

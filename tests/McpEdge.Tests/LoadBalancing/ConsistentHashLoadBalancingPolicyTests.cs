@@ -122,7 +122,7 @@ public class ConsistentHashLoadBalancingPolicyTests
     }
 
     [Theory]
-    [InlineData("mcp-name", "Header", "Mcp-Name")]
+    [InlineData("mcp-name", "McpName", "Mcp-Name")]
     [InlineData("header:X-Client-Id", "Header", "X-Client-Id")]
     [InlineData("query: tenant", "Query", "tenant")]
     [InlineData("Principal", "Principal", "")]

@@ -1,0 +1,196 @@
+using System.Buffers;
+using System.Text;
+using McpEdge.Configuration;
+
+namespace McpEdge.Protocol;
+
+/// <summary>
+/// First step of the proxy pipeline for POSTs: reads the body once into a pooled buffer (at most
+/// <see cref="MessageOptions.MaxBytes"/>), parses its top level (<see cref="JsonRpcEnvelope"/>),
+/// checks the MCP 2026-07-28 standard headers against it, and sets
+/// <see cref="JsonRpcMessageFeature"/>; the upstream then gets the same bytes from the buffer.
+/// </summary>
+/// <remarks>
+/// Refusals, each with a JSON-RPC error carrying the request's <c>id</c> when it was read and one
+/// log line with the reason: body larger than the limit → 413 (-32600); not JSON, not UTF-8 or too
+/// deep → 400 (-32700); not a JSON-RPC message → 400 (-32600); <c>Mcp-Method</c>/<c>Mcp-Name</c>
+/// not matching the body, or missing on a 2026-07-28 request → 400 (-32020, MCP 2026-07-28
+/// basic/transports/streamable-http.mdx "Server Validation"; an encoded
+/// <c>=?base64?…?=</c> value is decoded first).
+/// </remarks>
+internal sealed partial class JsonRpcMessageMiddleware(RequestDelegate next, McpEdgeConfigState config, ILogger<JsonRpcMessageMiddleware> logger)
+{
+    /// <summary>The first revision whose requests carry <c>Mcp-Method</c> and <c>Mcp-Name</c>.</summary>
+    public const string StandardHeadersRevision = "2026-07-28";
+
+    /// <summary>Runs the step.</summary>
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var request = context.Request;
+        if (!HttpMethods.IsPost(request.Method))
+        {
+            await next(context);
+            return;
+        }
+        var limits = config.Current.Messages;
+        if (request.ContentLength > limits.MaxBytes)
+        {
+            await RejectTooLargeAsync(context, limits.MaxBytes);
+            return;
+        }
+
+        var (buffer, length) = await ReadBodyAsync(request, limits.MaxBytes, context.RequestAborted);
+        if (buffer is null)
+        {
+            await RejectTooLargeAsync(context, limits.MaxBytes);
+            return;
+        }
+        var originalBody = request.Body;
+        try
+        {
+            var status = JsonRpcEnvelope.Parse(buffer.AsSpan(0, length), limits.MaxDepth, out var envelope, out var reason);
+            var message = new JsonRpcMessageFeature(buffer, length, envelope);
+            if (status != JsonRpcParseStatus.Ok)
+            {
+                var (code, text) = status == JsonRpcParseStatus.ParseError ? (McpErrorCodes.ParseError, "Parse error") : (McpErrorCodes.InvalidRequest, "Invalid Request");
+                LogRejected(logger, RouteServer(context), 400, code, reason!);
+                await JsonRpcErrorResponse.WriteAsync(context, StatusCodes.Status400BadRequest, code, $"{text}: {reason}", message.RawId, null, null);
+                return;
+            }
+            if (HeaderMismatch(request, message) is { } mismatch)
+            {
+                LogRejected(logger, RouteServer(context), 400, McpErrorCodes.HeaderMismatch, mismatch);
+                await JsonRpcErrorResponse.WriteAsync(context, StatusCodes.Status400BadRequest, McpErrorCodes.HeaderMismatch, $"Header mismatch: {mismatch}", message.RawId, null, null);
+                return;
+            }
+
+            context.Features.Set(message);
+            request.Body = new MemoryStream(buffer, 0, length, writable: false);
+            request.ContentLength = length;
+            await next(context);
+        }
+        finally
+        {
+            request.Body = originalBody;
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Reads the whole body into a pooled buffer; a null buffer when it is larger than <paramref name="maxBytes"/>.</summary>
+    private static async Task<(byte[]? Buffer, int Length)> ReadBodyAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(request.ContentLength ?? 4096, maxBytes) + 1);
+        var length = 0;
+        try
+        {
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    if (length > maxBytes)
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        return (null, 0);
+                    }
+                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, maxBytes + 1L));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+                var read = await request.Body.ReadAsync(buffer.AsMemory(length), cancellationToken);
+                if (read == 0)
+                {
+                    break;
+                }
+                length += read;
+            }
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+        if (length > maxBytes)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            return (null, 0);
+        }
+        return (buffer, length);
+    }
+
+    /// <summary>What is wrong with the standard headers, or null when they agree with the body.</summary>
+    internal static string? HeaderMismatch(HttpRequest request, JsonRpcMessageFeature message)
+    {
+        if (message.Kind is not (JsonRpcKind.Request or JsonRpcKind.Notification))
+        {
+            return null;
+        }
+        var version = request.Headers[McpHeaders.ProtocolVersion].ToString();
+        var required = string.CompareOrdinal(version, StandardHeadersRevision) >= 0;
+
+        var methodHeader = request.Headers[McpHeaders.Method];
+        if (methodHeader.Count == 0)
+        {
+            if (required)
+            {
+                return $"the Mcp-Method header is required (body method '{message.Method}')";
+            }
+        }
+        else if (methodHeader.Count > 1 || !string.Equals(methodHeader[0], message.Method, StringComparison.Ordinal))
+        {
+            return $"Mcp-Method header value '{methodHeader}' does not match body value '{message.Method}'";
+        }
+
+        var name = message.Name;
+        var nameHeader = request.Headers[McpHeaders.Name];
+        if (nameHeader.Count == 0)
+        {
+            return required && name is not null ? $"the Mcp-Name header is required (body value '{name}')" : null;
+        }
+        if (nameHeader.Count > 1 || DecodeHeaderValue(nameHeader[0]!) is not { } decoded)
+        {
+            return $"Mcp-Name header value '{nameHeader}' is malformed";
+        }
+        return string.Equals(decoded, name, StringComparison.Ordinal) ? null : $"Mcp-Name header value '{decoded}' does not match body value '{name}'";
+    }
+
+    /// <summary>
+    /// A header value with the Base64 sentinel (<c>=?base64?{value}?=</c>, MCP 2026-07-28
+    /// basic/transports/streamable-http.mdx "Value Encoding") decoded; null when the encoding is broken.
+    /// </summary>
+    internal static string? DecodeHeaderValue(string value)
+    {
+        const string Prefix = "=?base64?", Suffix = "?=";
+        if (!value.StartsWith(Prefix, StringComparison.Ordinal) || !value.EndsWith(Suffix, StringComparison.Ordinal) || value.Length < Prefix.Length + Suffix.Length)
+        {
+            return value;
+        }
+        var encoded = value.AsSpan(Prefix.Length, value.Length - Prefix.Length - Suffix.Length);
+        var bytes = new byte[(encoded.Length * 3 / 4) + 3];
+        if (!Convert.TryFromBase64Chars(encoded, bytes, out var written))
+        {
+            return null;
+        }
+        try
+        {
+            return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes, 0, written);
+        }
+        catch (DecoderFallbackException)
+        {
+            return null;
+        }
+    }
+
+    private Task RejectTooLargeAsync(HttpContext context, int maxBytes)
+    {
+        LogRejected(logger, RouteServer(context), 413, McpErrorCodes.InvalidRequest, $"body larger than {maxBytes} bytes");
+        return JsonRpcErrorResponse.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, McpErrorCodes.InvalidRequest,
+            $"Invalid Request: the message is larger than {maxBytes} bytes (McpEdge:Messages:MaxBytes)");
+    }
+
+    private static string RouteServer(HttpContext context) =>
+        context.GetReverseProxyFeature()?.Route.Config.RouteId ?? "-";
+
+    [LoggerMessage(EventId = 70, Level = LogLevel.Information, Message = "JSON-RPC message for route {Route} rejected with {Status} ({Code}): {Reason}.")]
+    private static partial void LogRejected(ILogger logger, string route, int status, int code, string reason);
+}
