@@ -24,6 +24,50 @@ public sealed record McpEdgeOptions
 
     /// <summary>Limits on JSON-RPC messages POSTed to MCP servers.</summary>
     public MessageOptions Messages { get; init; } = new();
+
+    /// <summary>Rate-limit rules, tried in order; every matching rule must grant a permit. See <see cref="RateLimitRuleOptions"/>.</summary>
+    public List<RateLimitRuleOptions> RateLimits { get; init; } = [];
+}
+
+/// <summary>
+/// One rate-limit rule (System.Threading.RateLimiting): which messages it counts (server, method and
+/// tool globs with <c>*</c> and <c>?</c>), how clients are told apart (never by session), and the
+/// limiter. Responses to server requests, <c>notifications/cancelled</c> and <c>ping</c> are never counted.
+/// </summary>
+public sealed record RateLimitRuleOptions
+{
+    /// <summary>The rule's name, in logs, metrics and the error's <c>data.limit</c>. Required, unique.</summary>
+    public string Name { get; init; } = "";
+
+    /// <summary>Server name glob (default <c>*</c>).</summary>
+    public string Server { get; init; } = "*";
+
+    /// <summary>JSON-RPC method glob (default <c>*</c>), e.g. <c>tools/call</c>.</summary>
+    public string Method { get; init; } = "*";
+
+    /// <summary>Tool (or prompt, or resource URI) glob, matched against <c>params.name</c>/<c>params.uri</c> (default <c>*</c>: also messages that name none).</summary>
+    public string Tool { get; init; } = "*";
+
+    /// <summary>
+    /// A request header that identifies the client when it is not authenticated (e.g. an API key
+    /// id); the partition is the authenticated principal's name, else this header, else the client IP.
+    /// </summary>
+    public string? ClientHeader { get; init; }
+
+    /// <summary><c>TokenBucket</c> (default), <c>SlidingWindow</c>, <c>FixedWindow</c> or <c>Concurrency</c>.</summary>
+    public string Limiter { get; init; } = "TokenBucket";
+
+    /// <summary>Bucket size, requests per window, or concurrent requests (default 100).</summary>
+    public int PermitLimit { get; init; } = 100;
+
+    /// <summary>Window of <c>FixedWindow</c>/<c>SlidingWindow</c>, refill period of <c>TokenBucket</c> (default 1 s).</summary>
+    public TimeSpan Window { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary><c>TokenBucket</c>: tokens added every <see cref="Window"/> (default: <see cref="PermitLimit"/>).</summary>
+    public int? TokensPerWindow { get; init; }
+
+    /// <summary><c>SlidingWindow</c>: segments per window (default 4).</summary>
+    public int SegmentsPerWindow { get; init; } = 4;
 }
 
 /// <summary>Limits on the JSON-RPC messages clients POST (read once by <c>JsonRpcMessageMiddleware</c>).</summary>

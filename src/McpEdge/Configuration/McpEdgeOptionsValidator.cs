@@ -126,6 +126,34 @@ public static partial class McpEdgeOptionsValidator
             errors.Add($"{prefix}:Streaming:MaxStreamsPerClient: '{streaming.MaxStreamsPerClient}' must be at least 1.");
         }
 
+        var ruleNames = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < options.RateLimits.Count; i++)
+        {
+            var rule = options.RateLimits[i];
+            var at = $"{prefix}:RateLimits:{i}";
+            if (string.IsNullOrWhiteSpace(rule.Name) || !ruleNames.Add(rule.Name))
+            {
+                errors.Add($"{at}:Name: every rule needs a unique name ('{rule.Name}').");
+            }
+            if (!RateLimiting.RateLimitRule.Limiters.Contains(rule.Limiter, StringComparer.OrdinalIgnoreCase))
+            {
+                errors.Add($"{at}:Limiter: '{rule.Limiter}' is not one of {string.Join(", ", RateLimiting.RateLimitRule.Limiters)}.");
+            }
+            if (rule.PermitLimit < 1)
+            {
+                errors.Add($"{at}:PermitLimit: '{rule.PermitLimit}' must be at least 1.");
+            }
+            if (rule.TokensPerWindow is < 1)
+            {
+                errors.Add($"{at}:TokensPerWindow: '{rule.TokensPerWindow}' must be at least 1.");
+            }
+            if (rule.SegmentsPerWindow < 1)
+            {
+                errors.Add($"{at}:SegmentsPerWindow: '{rule.SegmentsPerWindow}' must be at least 1.");
+            }
+            Positive(errors, $"{at}:Window", rule.Window, "00:00:01");
+        }
+
         var messages = options.Messages;
         if (messages.MaxBytes is < 1024 or > MessageOptions.MaxMaxBytes)
         {

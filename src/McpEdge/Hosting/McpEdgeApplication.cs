@@ -103,6 +103,7 @@ public static partial class McpEdgeApplication
         {
             proxy.UseMiddleware<JsonRpcMessageMiddleware>();
             proxy.UseMiddleware<StreamLimitMiddleware>();
+            proxy.UseMiddleware<RateLimiting.RateLimitMiddleware>();
             proxy.UseMiddleware<SessionRoutingMiddleware>();
             proxy.UseMiddleware<FailoverMiddleware>();
             proxy.UseLoadBalancing();

@@ -75,8 +75,8 @@ internal sealed partial class StreamLimitMiddleware(RequestDelegate next, McpEdg
             }
             return false;
         }
-        return HttpMethods.IsPost(request.Method) && request.Headers.TryGetValue(McpHeaders.Method, out var method)
-            && method.Count == 1 && method[0] == "subscriptions/listen";
+        return HttpMethods.IsPost(request.Method)
+            && request.HttpContext.Features.Get<JsonRpcMessageFeature>() is { Kind: JsonRpcKind.Request, Method: McpMethods.SubscriptionsListen };
     }
 
     private sealed record Limiters(StreamingOptions Source, ConcurrencyLimiter Total, PartitionedRateLimiter<string> PerClient)
