@@ -141,12 +141,13 @@ internal sealed partial class JsonRpcMessageMiddleware(RequestDelegate next, Mcp
             return $"Mcp-Method header value '{methodHeader}' does not match body value '{message.Method}'";
         }
 
-        var name = message.Name;
         var nameHeader = request.Headers[McpHeaders.Name];
         if (nameHeader.Count == 0)
         {
-            return required && name is not null ? $"the Mcp-Name header is required (body value '{name}')" : null;
+            // The name is turned into a string only when it has to be compared or reported.
+            return required && message.Name is { } missing ? $"the Mcp-Name header is required (body value '{missing}')" : null;
         }
+        var name = message.Name;
         if (nameHeader.Count > 1 || DecodeHeaderValue(nameHeader[0]!) is not { } decoded)
         {
             return $"Mcp-Name header value '{nameHeader}' is malformed";
