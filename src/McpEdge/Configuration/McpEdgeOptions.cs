@@ -27,6 +27,65 @@ public sealed record McpEdgeOptions
 
     /// <summary>Rate-limit rules, tried in order; every matching rule must grant a permit. See <see cref="RateLimitRuleOptions"/>.</summary>
     public List<RateLimitRuleOptions> RateLimits { get; init; } = [];
+
+    /// <summary>The list cache's memory. See <see cref="CachingOptions"/>; per-server settings are in <see cref="McpServerOptions.Cache"/>.</summary>
+    public CachingOptions Caching { get; init; } = new();
+}
+
+/// <summary>Memory of the list cache (shared by all servers). Read at start-up; a change needs a restart.</summary>
+public sealed record CachingOptions
+{
+    /// <summary>Total size of the cached results, bytes. Past it the least recently used quarter is evicted. Default 64 MiB.</summary>
+    public long MaxBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>The largest upstream answer that is cached, bytes; a larger one passes through uncached. Default 1 MiB.</summary>
+    public int MaxEntryBytes { get; init; } = 1024 * 1024;
+}
+
+/// <summary>
+/// Caching of <c>tools/list</c>, <c>prompts/list</c>, <c>resources/list</c> and
+/// <c>resources/templates/list</c> results for one MCP server, per cursor (MCP 2026-07-28
+/// server/utilities/caching.mdx). A 2026-07-28 result says its own scope (<c>cacheScope</c>:
+/// <c>public</c> → shared by every caller, <c>private</c> → per principal) and freshness
+/// (<c>ttlMs</c>, capped by <see cref="MaxTtl"/>; 0 is not cached); older results use
+/// <see cref="Scope"/> and <see cref="Ttl"/>.
+/// </summary>
+public sealed record ListCacheOptions
+{
+    /// <summary>Cache this server's list results at all. Default true.</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>
+    /// Who shares a result that carries no <c>cacheScope</c>: <c>session</c> (default: a server may
+    /// list different tools per session), <c>principal</c> (per authenticated user or
+    /// <c>Authorization</c> value) or <c>shared</c> (every caller).
+    /// </summary>
+    public string Scope { get; init; } = "session";
+
+    /// <summary>Freshness of a result that carries no <c>ttlMs</c>. Default 30 s.</summary>
+    public TimeSpan Ttl { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The longest any result is kept, whatever its <c>ttlMs</c>. Default 5 min.</summary>
+    public TimeSpan MaxTtl { get; init; } = TimeSpan.FromMinutes(5);
+}
+
+/// <summary>
+/// How a JSON-RPC batch (MCP 2025-03-26 only; later revisions removed batches) is handled for one MCP server.
+/// </summary>
+public sealed record BatchOptions
+{
+    /// <summary>
+    /// <c>split</c> (default): each element goes upstream as its own message, on the batch's session
+    /// and replica, and the edge assembles the answer; <c>passthrough</c>: the batch goes upstream as
+    /// it is; <c>reject</c>: 400 with a JSON-RPC error.
+    /// </summary>
+    public string Mode { get; init; } = "split";
+
+    /// <summary>The most elements a batch may have; a larger one gets 400. Default 100.</summary>
+    public int MaxSize { get; init; } = 100;
+
+    /// <summary>How many elements of one batch are upstream at once (split mode). Default 4.</summary>
+    public int MaxConcurrency { get; init; } = 4;
 }
 
 /// <summary>
@@ -153,6 +212,12 @@ public sealed record McpServerOptions
 
     /// <summary>Upstream timeouts.</summary>
     public TimeoutOptions Timeouts { get; init; } = new();
+
+    /// <summary>List-result caching. See <see cref="ListCacheOptions"/>.</summary>
+    public ListCacheOptions Cache { get; init; } = new();
+
+    /// <summary>JSON-RPC batches (MCP 2025-03-26). See <see cref="BatchOptions"/>.</summary>
+    public BatchOptions Batches { get; init; } = new();
 }
 
 /// <summary>Settings of the <c>LeastResponseTime</c> and <c>ConsistentHash</c> policies of one MCP server.</summary>

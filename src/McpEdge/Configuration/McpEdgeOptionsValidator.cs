@@ -98,6 +98,7 @@ public static partial class McpEdgeOptionsValidator
 
             Positive(errors, $"{at}:Timeouts:Connect", server.Timeouts.Connect, "00:00:05");
             Positive(errors, $"{at}:Timeouts:Response", server.Timeouts.Response, "00:01:40");
+            ValidateCacheAndBatches(errors, at, server);
         }
 
         for (var i = 0; i < options.Sessions.Keys.Count; i++)
@@ -152,6 +153,15 @@ public static partial class McpEdgeOptionsValidator
                 errors.Add($"{at}:SegmentsPerWindow: '{rule.SegmentsPerWindow}' must be at least 1.");
             }
             Positive(errors, $"{at}:Window", rule.Window, "00:00:01");
+        }
+
+        if (options.Caching.MaxBytes < 1024)
+        {
+            errors.Add($"{prefix}:Caching:MaxBytes: '{options.Caching.MaxBytes}' must be at least 1024 (bytes; default 67108864).");
+        }
+        if (options.Caching.MaxEntryBytes < 1024 || options.Caching.MaxEntryBytes > options.Caching.MaxBytes)
+        {
+            errors.Add($"{prefix}:Caching:MaxEntryBytes: '{options.Caching.MaxEntryBytes}' must be between 1024 and Caching:MaxBytes (bytes; default 1048576).");
         }
 
         var messages = options.Messages;
@@ -232,6 +242,37 @@ public static partial class McpEdgeOptionsValidator
             errors.Add($"{passiveAt}:ConsecutiveFailures: '{health.Passive.ConsecutiveFailures}' must be at least 1.");
         }
         Positive(errors, $"{passiveAt}:ReactivationPeriod", health.Passive.ReactivationPeriod, "00:00:30");
+    }
+
+    /// <summary>Scope names of <see cref="ListCacheOptions.Scope"/>.</summary>
+    public static readonly IReadOnlyCollection<string> CacheScopes = ["session", "principal", "shared"];
+
+    /// <summary>Mode names of <see cref="BatchOptions.Mode"/>.</summary>
+    public static readonly IReadOnlyCollection<string> BatchModes = ["split", "passthrough", "reject"];
+
+    private static void ValidateCacheAndBatches(List<string> errors, string at, McpServerOptions server)
+    {
+        var cache = server.Cache;
+        if (!CacheScopes.Contains(cache.Scope, StringComparer.OrdinalIgnoreCase))
+        {
+            errors.Add($"{at}:Cache:Scope: '{cache.Scope}' is not a scope; use one of {string.Join(", ", CacheScopes)}.");
+        }
+        Positive(errors, $"{at}:Cache:Ttl", cache.Ttl, "00:00:30");
+        Positive(errors, $"{at}:Cache:MaxTtl", cache.MaxTtl, "00:05:00");
+
+        var batches = server.Batches;
+        if (!BatchModes.Contains(batches.Mode, StringComparer.OrdinalIgnoreCase))
+        {
+            errors.Add($"{at}:Batches:Mode: '{batches.Mode}' is not a mode; use one of {string.Join(", ", BatchModes)}.");
+        }
+        if (batches.MaxSize is < 1 or > 10_000)
+        {
+            errors.Add($"{at}:Batches:MaxSize: '{batches.MaxSize}' must be between 1 and 10000 (default 100).");
+        }
+        if (batches.MaxConcurrency is < 1 or > 256)
+        {
+            errors.Add($"{at}:Batches:MaxConcurrency: '{batches.MaxConcurrency}' must be between 1 and 256 (default 4).");
+        }
     }
 
     private static void Positive(List<string> errors, string at, TimeSpan value, string example)

@@ -1,3 +1,4 @@
+using McpEdge.Caching;
 using McpEdge.Configuration;
 using McpEdge.Forwarder;
 using McpEdge.Health;
@@ -7,6 +8,7 @@ using McpEdge.Security;
 using McpEdge.Sessions;
 using McpEdge.Streaming;
 using McpEdge.Transforms;
+using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
@@ -69,6 +71,11 @@ public static partial class McpEdgeApplication
             return sealer;
         });
         services.AddSingleton<SseRelay>();
+        // The list cache codes against HybridCache; Microsoft.Extensions.Caching.Hybrid's AddHybridCache() can replace this line.
+        services.AddSingleton<HybridCache>(sp => new MemoryHybridCache(sp.GetRequiredService<McpEdgeConfigState>().Current.Caching.MaxBytes,
+            static value => value is CachedListResult list ? list.Result.Length + 64 : 1, sp.GetRequiredService<TimeProvider>(),
+            () => sp.GetRequiredService<ListCache>().Evictions.Add(1)));
+        services.AddSingleton<ListCache>();
         services.AddSingleton<StreamingMetrics>();
         services.AddSingleton<DrainReporter>();
         services.AddHostedService(sp => sp.GetRequiredService<DrainReporter>());
@@ -105,6 +112,7 @@ public static partial class McpEdgeApplication
             proxy.UseMiddleware<StreamLimitMiddleware>();
             proxy.UseMiddleware<RateLimiting.RateLimitMiddleware>();
             proxy.UseMiddleware<SessionRoutingMiddleware>();
+            proxy.UseMiddleware<ListCacheMiddleware>();
             proxy.UseMiddleware<FailoverMiddleware>();
             proxy.UseLoadBalancing();
             proxy.UseMiddleware<LoadTrackingMiddleware>();

@@ -53,8 +53,10 @@ public readonly struct JsonRpcEnvelope
     private readonly int _cursorStart;
     private readonly int _cursorLength;
 
-    private JsonRpcEnvelope(JsonRpcKind kind, string? method, int batchCount, (int Start, int Length) id, (int, int) name, (int, int) uri, (int, int) cursor)
+    private JsonRpcEnvelope(JsonRpcKind kind, string? method, int batchCount, (int Start, int Length) id, (int, int) name, (int, int) uri, (int, int) cursor,
+        bool paramsBeyondCursor = false)
     {
+        ParamsBeyondCursor = paramsBeyondCursor;
         Kind = kind;
         Method = method;
         BatchCount = batchCount;
@@ -69,6 +71,13 @@ public readonly struct JsonRpcEnvelope
 
     /// <summary>The <c>method</c> of a request or notification, else null.</summary>
     public string? Method { get; }
+
+    /// <summary>
+    /// True when <c>params</c> holds a member other than <c>cursor</c> and <c>_meta</c> (or is not an
+    /// object): such a list request depends on more than its cursor and is not cached (MCP
+    /// 2026-07-28 server/utilities/caching.mdx, e.g. <c>inputResponses</c>, <c>requestState</c>).
+    /// </summary>
+    public bool ParamsBeyondCursor { get; }
 
     /// <summary>For a batch, the number of elements.</summary>
     public int BatchCount { get; }
@@ -173,6 +182,7 @@ public readonly struct JsonRpcEnvelope
         string? method = null;
         (int, int) id = default, name = default, uri = default, cursor = default;
         var idIsNull = false;
+        var paramsBeyondCursor = false;
         var hasResult = false;
         var hasError = false;
         var hasMethod = false;
@@ -223,10 +233,11 @@ public readonly struct JsonRpcEnvelope
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.StartObject)
                 {
-                    ScanParams(ref reader, ref name, ref uri, ref cursor);
+                    paramsBeyondCursor = ScanParams(ref reader, ref name, ref uri, ref cursor);
                 }
                 else if (reader.TokenType == JsonTokenType.StartArray)
                 {
+                    paramsBeyondCursor = true;
                     reader.Skip(); // JSON-RPC allows positional params; MCP never uses them.
                 }
                 else
@@ -278,16 +289,21 @@ public readonly struct JsonRpcEnvelope
             (kind, fault) = (JsonRpcKind.None, "a message needs a method, or an id with a result or an error");
         }
 
-        envelope = new JsonRpcEnvelope(kind, method, 0, idIsNull && kind == JsonRpcKind.None ? default : id, name, uri, cursor);
+        envelope = new JsonRpcEnvelope(kind, method, 0, idIsNull && kind == JsonRpcKind.None ? default : id, name, uri, cursor, paramsBeyondCursor);
         return fault is null ? JsonRpcParseStatus.Ok : Invalid(out reason, fault);
     }
 
-    /// <summary>Records <c>name</c>, <c>uri</c> and <c>cursor</c> (string members directly in <c>params</c>) and skips the rest.</summary>
-    private static void ScanParams(ref Utf8JsonReader reader, ref (int, int) name, ref (int, int) uri, ref (int, int) cursor)
+    /// <summary>
+    /// Records <c>name</c>, <c>uri</c> and <c>cursor</c> (string members directly in <c>params</c>) and
+    /// skips the rest; true when a member other than <c>cursor</c> and <c>_meta</c> was seen.
+    /// </summary>
+    private static bool ScanParams(ref Utf8JsonReader reader, ref (int, int) name, ref (int, int) uri, ref (int, int) cursor)
     {
+        var beyondCursor = false;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var member = reader.ValueTextEquals("name"u8) ? 1 : reader.ValueTextEquals("uri"u8) ? 2 : reader.ValueTextEquals("cursor"u8) ? 3 : 0;
+            beyondCursor |= member != 3 && !reader.ValueTextEquals("_meta"u8);
             reader.Read();
             if (member == 0 || reader.TokenType != JsonTokenType.String)
             {
@@ -302,6 +318,25 @@ public readonly struct JsonRpcEnvelope
                 default: cursor = token; break;
             }
         }
+        return beyondCursor;
+    }
+
+    /// <summary>
+    /// The elements of a batch (a JSON array, already accepted by <see cref="Parse"/>) as
+    /// (offset, length) ranges of <paramref name="body"/>, each one complete JSON value.
+    /// </summary>
+    public static List<(int Offset, int Length)> SplitBatch(ReadOnlySpan<byte> body, int maxDepth)
+    {
+        var elements = new List<(int, int)>();
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = maxDepth });
+        reader.Read();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            var start = (int)reader.TokenStartIndex;
+            reader.Skip();
+            elements.Add((start, (int)reader.BytesConsumed - start));
+        }
+        return elements;
     }
 
     private static JsonRpcParseStatus Invalid(out string? reason, string why)

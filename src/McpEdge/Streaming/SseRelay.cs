@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.IO.Pipelines;
 using System.Text;
+using McpEdge.Caching;
 using McpEdge.Configuration;
 using McpEdge.Forwarder;
 using McpEdge.LoadBalancing;
@@ -33,6 +34,8 @@ namespace McpEdge.Streaming;
 /// cancellation; for older revisions a disconnect, after which the client may resume with
 /// <c>Last-Event-ID</c>). An upstream that fails mid-stream aborts the client connection, so the
 /// client sees a broken stream rather than a clean end.</item>
+/// <item>Every read is scanned for <c>notifications/*/list_changed</c> (<see cref="ListChangedScanner"/>),
+/// which drops the cached list results of the server it covers.</item>
 /// <item>On shutdown (<see cref="IHostApplicationLifetime.ApplicationStopping"/>) the stream ends with
 /// <c>retry: {DrainRetry}</c> at an event boundary, so MCP 2025-11-25 clients reconnect through
 /// any edge replica and resume with <c>Last-Event-ID</c>.</item>
@@ -41,7 +44,7 @@ namespace McpEdge.Streaming;
 /// every failure is handled here. Reads ignore YARP's activity timeout, so an idle stream is never cut by it.
 /// </remarks>
 public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics metrics, IHostApplicationLifetime lifetime,
-    TimeProvider time, ILogger<SseRelay> logger)
+    TimeProvider time, ListCache listCache, ILogger<SseRelay> logger)
 {
     private readonly StreamingMetrics _metrics = metrics;
     private readonly TimeProvider _time = time;
@@ -75,6 +78,7 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
 
         var options = config.Current.Streaming;
         using var writer = new Writer(this, context, server, options);
+        var scanner = new ListChangedScanner(listCache, server);
         // Upstream reads stop when the client leaves or the edge drains; writes have their own timer.
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(aborted, lifetime.ApplicationStopping);
         Interlocked.Increment(ref _open);
@@ -88,11 +92,11 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
             await response.BodyWriter.FlushAsync(aborted);
             keepAlive = writer.KeepAliveAsync(reading.Token);
 
-            if (rewriteEndpoint is null || await RelayUntilEndpointAsync(context, body, writer, rewriteEndpoint, server, reading.Token))
+            if (rewriteEndpoint is null || await RelayUntilEndpointAsync(context, body, writer, scanner, rewriteEndpoint, server, reading.Token))
             {
                 int relayed;
                 var busy = false;
-                while ((relayed = await RelayChunkAsync(context, body, writer, server, busy, reading.Token)) > 0)
+                while ((relayed = await RelayChunkAsync(context, body, writer, scanner, server, busy, reading.Token)) > 0)
                 {
                     busy = relayed == BufferSize;
                 }
@@ -125,7 +129,7 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
     /// first waits for data with a zero-byte read, so an idle stream holds no buffer. Returns the
     /// bytes relayed, 0 when the stream is over.
     /// </summary>
-    private async Task<int> RelayChunkAsync(HttpContext context, Stream body, Writer writer, string server, bool busy, CancellationToken reading)
+    private async Task<int> RelayChunkAsync(HttpContext context, Stream body, Writer writer, ListChangedScanner scanner, string server, bool busy, CancellationToken reading)
     {
         int read;
         byte[] buffer;
@@ -155,6 +159,7 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
         }
         try
         {
+            scanner.Scan(buffer.AsSpan(0, read));
             return read > 0 && await writer.WriteAsync(buffer.AsMemory(0, read)) ? read : 0;
         }
         finally
@@ -164,7 +169,7 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
     }
 
     /// <summary>HTTP+SSE: passes events through until the endpoint event, rewrites it. False when the stream is over.</summary>
-    private async Task<bool> RelayUntilEndpointAsync(HttpContext context, Stream body, Writer writer, Func<string, string> rewrite, string server, CancellationToken reading)
+    private async Task<bool> RelayUntilEndpointAsync(HttpContext context, Stream body, Writer writer, ListChangedScanner scanner, Func<string, string> rewrite, string server, CancellationToken reading)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(MaxEndpointSearchBytes + BufferSize);
         try
@@ -191,6 +196,7 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
                     return false;
                 }
 
+                scanner.Scan(buffer.AsSpan(pending, read));
                 pending += read;
                 var offset = 0;
                 int end;

@@ -27,13 +27,25 @@ public static class Mcp
     /// off unless <paramref name="healthCheck"/> says otherwise, so that upstreams see only the
     /// test's own requests.
     /// </summary>
-    public static object Server(string policy = "RoundRobin", string transport = "streamable-http", object? timeouts = null, object? healthCheck = null, params string[] upstreams) =>
-        new
+    public static object Server(string policy = "RoundRobin", string transport = "streamable-http", object? timeouts = null, object? healthCheck = null,
+        object? cache = null, object? batches = null, params string[] upstreams)
+    {
+        var server = new Dictionary<string, object>
         {
-            Transport = transport,
-            Upstreams = upstreams,
-            LoadBalancingPolicy = policy,
-            Timeouts = timeouts ?? new { Connect = "00:00:02", Response = "00:00:30" },
-            HealthCheck = healthCheck ?? new { Active = new { Enabled = false } },
+            ["Transport"] = transport,
+            ["Upstreams"] = upstreams,
+            ["LoadBalancingPolicy"] = policy,
+            ["Timeouts"] = timeouts ?? new { Connect = "00:00:02", Response = "00:00:30" },
+            ["HealthCheck"] = healthCheck ?? new { Active = new { Enabled = false } },
         };
+        if (cache is not null)
+        {
+            server["Cache"] = cache;
+        }
+        if (batches is not null)
+        {
+            server["Batches"] = batches;
+        }
+        return server;
+    }
 }

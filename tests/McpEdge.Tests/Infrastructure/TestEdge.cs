@@ -38,7 +38,10 @@ public sealed class TestEdge : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>Starts the edge with <paramref name="mcpEdgeSection"/> as the <c>McpEdge</c> section.</summary>
-    public static async Task<TestEdge> StartAsync(object mcpEdgeSection, params string[] extraArgs)
+    public static Task<TestEdge> StartAsync(object mcpEdgeSection, params string[] extraArgs) => StartAsync(mcpEdgeSection, null, extraArgs);
+
+    /// <summary>As above, with <paramref name="configure"/> applied to the builder (e.g. a test clock as <see cref="TimeProvider"/>).</summary>
+    public static async Task<TestEdge> StartAsync(object mcpEdgeSection, Action<WebApplicationBuilder>? configure, params string[] extraArgs)
     {
         var configFile = Path.Combine(Path.GetTempPath(), $"mcpedge-test-{Guid.NewGuid():N}.json");
         await WriteConfigAsync(configFile, mcpEdgeSection);
@@ -47,6 +50,7 @@ public sealed class TestEdge : IAsyncDisposable
         {
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             builder.Services.AddSingleton<IConfigChangeListener>(listener);
+            configure?.Invoke(builder);
         });
         await app.StartAsync();
         var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
