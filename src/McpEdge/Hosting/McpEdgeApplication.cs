@@ -109,6 +109,7 @@ public static partial class McpEdgeApplication
         app.MapReverseProxy(proxy =>
         {
             proxy.UseMiddleware<JsonRpcMessageMiddleware>();
+            proxy.UseMiddleware<Batching.BatchSplitMiddleware>();
             proxy.UseMiddleware<StreamLimitMiddleware>();
             proxy.UseMiddleware<RateLimiting.RateLimitMiddleware>();
             proxy.UseMiddleware<SessionRoutingMiddleware>();

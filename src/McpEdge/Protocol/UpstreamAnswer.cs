@@ -18,11 +18,16 @@ namespace McpEdge.Protocol;
 /// <param name="TtlMs">The value of <c>result.ttlMs</c> (MCP 2026-07-28 server/utilities/caching.mdx), when it is an integer.</param>
 /// <param name="CacheScope"><c>result.cacheScope</c>: <c>public</c>, <c>private</c> or null.</param>
 /// <param name="ResultType"><c>result.resultType</c> (2026-07-28; absent means <c>complete</c>).</param>
+/// <param name="ErrorOffset">Where <c>error</c>'s value starts in <paramref name="Message"/>; -1 for a result.</param>
+/// <param name="ErrorLength">The length of <c>error</c>'s value.</param>
 public sealed record UpstreamResponse(ReadOnlyMemory<byte> Message, bool IsError, int ResultOffset, int ResultLength,
-    int TtlOffset, int TtlLength, long? TtlMs, string? CacheScope, string? ResultType)
+    int TtlOffset, int TtlLength, long? TtlMs, string? CacheScope, string? ResultType, int ErrorOffset = -1, int ErrorLength = 0)
 {
     /// <summary>The raw JSON of <c>result</c>; empty for an error.</summary>
     public ReadOnlyMemory<byte> Result => ResultOffset < 0 ? ReadOnlyMemory<byte>.Empty : Message.Slice(ResultOffset, ResultLength);
+
+    /// <summary>The raw JSON of <c>error</c>; empty for a result.</summary>
+    public ReadOnlyMemory<byte> Error => ErrorOffset < 0 ? ReadOnlyMemory<byte>.Empty : Message.Slice(ErrorOffset, ErrorLength);
 }
 
 /// <summary>Reads upstream answers (<see cref="UpstreamResponse"/>).</summary>
@@ -131,7 +136,7 @@ public static class UpstreamAnswer
             return null;
         }
         bool idMatches = false, hasMethod = false, isError = false;
-        int resultOffset = -1, resultLength = 0, ttlOffset = -1, ttlLength = 0;
+        int resultOffset = -1, resultLength = 0, ttlOffset = -1, ttlLength = 0, errorOffset = -1, errorLength = 0;
         long? ttl = null;
         string? scope = null, resultType = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -151,7 +156,10 @@ public static class UpstreamAnswer
             else if (reader.ValueTextEquals("error"u8))
             {
                 isError = true;
+                reader.Read();
+                errorOffset = (int)reader.TokenStartIndex;
                 reader.Skip();
+                errorLength = (int)reader.BytesConsumed - errorOffset;
             }
             else if (reader.ValueTextEquals("result"u8))
             {
@@ -209,7 +217,7 @@ public static class UpstreamAnswer
             return null;
         }
         return new UpstreamResponse(message, isError, isError ? -1 : resultOffset, isError ? 0 : resultLength,
-            ttlOffset, ttlLength, ttl, scope, resultType);
+            ttlOffset, ttlLength, ttl, scope, resultType, isError ? errorOffset : -1, isError ? errorLength : 0);
     }
 
     /// <summary>
