@@ -12,5 +12,10 @@ if (args.Length > 0 && args[0] == "streams")
 {
     return await StreamingBenchmark.RunAsync(args[1..]);
 }
+// `cache [--seconds S --concurrency C --rounds R]`: tools/list with the list cache on vs off (CacheLoadBenchmark).
+if (args.Length > 0 && args[0] == "cache")
+{
+    return await CacheLoadBenchmark.RunAsync(args[1..]);
+}
 BenchmarkSwitcher.FromAssembly(typeof(PolicyPickBenchmarks).Assembly).Run(args);
 return 0;

@@ -37,49 +37,26 @@ internal static class StreamingBenchmark
 
         var upstream = await UpstreamAsync();
         var upstreamUrl = Address(upstream);
-        var edgePort = FreePort();
-        var config = Path.Combine(Path.GetTempPath(), $"mcpedge-streams-{Environment.ProcessId}.json");
-        await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
+        using var edge = await StartEdgeAsync(new
         {
-            Logging = new { LogLevel = new { Default = "Warning" } },
-            McpEdge = new
+            Servers = new
             {
-                Servers = new
-                {
-                    idle = new { Upstreams = new[] { upstreamUrl + "/idle" }, HealthCheck = new { Active = new { Enabled = false } } },
-                    fast = new { Upstreams = new[] { upstreamUrl + "/fast" }, HealthCheck = new { Active = new { Enabled = false } } },
-                },
-                Streaming = new { KeepAliveInterval = keepAlive.ToString("c", CultureInfo.InvariantCulture), MaxStreams = streams * 2, MaxStreamsPerClient = streams * 2 },
+                idle = new { Upstreams = new[] { upstreamUrl + "/idle" }, HealthCheck = new { Active = new { Enabled = false } } },
+                fast = new { Upstreams = new[] { upstreamUrl + "/fast" }, HealthCheck = new { Active = new { Enabled = false } } },
             },
-        }));
-        var edgeDll = Path.Combine(AppContext.BaseDirectory, "McpEdge.dll");
-        var start = new ProcessStartInfo("dotnet", [edgeDll, "--config", config, "--urls", $"http://127.0.0.1:{edgePort}"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        // Pass DOTNET_* settings (e.g. DOTNET_gcServer=0) given as --env NAME=VALUE.
-        foreach (var (name, value) in args.Zip(args.Skip(1)).Where(p => p.First == "--env").Select(p => p.Second.Split('=', 2)).Select(kv => (kv[0], kv[1])))
-        {
-            start.Environment[name] = value;
-        }
-        using var edge = Process.Start(start)!;
-        edge.OutputDataReceived += (_, _) => { };
-        edge.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine("edge: " + e.Data); } };
-        edge.BeginOutputReadLine();
-        edge.BeginErrorReadLine();
-        var edgeUrl = $"http://127.0.0.1:{edgePort}";
+            Streaming = new { KeepAliveInterval = keepAlive.ToString("c", CultureInfo.InvariantCulture), MaxStreams = streams * 2, MaxStreamsPerClient = streams * 2 },
+        }, args);
+        var edgeUrl = edge.Url;
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
         try
         {
-            await WaitReadyAsync(client, edgeUrl);
-            Console.WriteLine($"# Streaming: {Environment.ProcessorCount} cores, edge pid {edge.Id}");
+            Console.WriteLine($"# Streaming: {Environment.ProcessorCount} cores, edge pid {edge.Process.Id}");
 
             // 1. Idle streams.
-            var before = Rss(edge.Id);
+            var before = Rss(edge.Process.Id);
             using var stop = new CancellationTokenSource();
             var gaps = new List<double>[streams];
             var opened = 0;
@@ -124,7 +101,7 @@ internal static class StreamingBenchmark
             }
             var openedIn = clock.Elapsed;
             await Task.Delay(TimeSpan.FromSeconds(idleSeconds));
-            var during = Rss(edge.Id);
+            var during = Rss(edge.Process.Id);
             await stop.CancelAsync();
             await Task.WhenAll(readers).ContinueWith(_ => { });
             // The first keep-alive of a stream counts from its open, not from a previous one: skip it.
@@ -149,10 +126,7 @@ internal static class StreamingBenchmark
         }
         finally
         {
-            edge.Kill();
-            await edge.WaitForExitAsync();
             await upstream.StopAsync();
-            File.Delete(config);
         }
         return 0;
     }
@@ -200,46 +174,4 @@ internal static class StreamingBenchmark
         await app.StartAsync();
         return app;
     }
-
-    private static async Task WaitReadyAsync(HttpClient client, string edgeUrl)
-    {
-        for (var i = 0; i < 200; i++)
-        {
-            try
-            {
-                using var response = await client.GetAsync(edgeUrl + "/healthz");
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-            await Task.Delay(100);
-        }
-        throw new InvalidOperationException("the edge did not start");
-    }
-
-    private static long Rss(int pid)
-    {
-        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-        {
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-            {
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-            }
-        }
-        return 0;
-    }
-
-    private static int FreePort()
-    {
-        using var socket = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        socket.Start();
-        return ((System.Net.IPEndPoint)socket.LocalEndpoint).Port;
-    }
-
-
-
 }

@@ -1,0 +1,99 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
+using McpEdge.Tests.Infrastructure;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace McpEdge.Tests.EndToEnd;
+
+/// <summary>List caching with real peers: the official C# SDK client and server-everything.</summary>
+[Collection(EverythingCollection.Name)]
+public class ListCacheEndToEndTests(EverythingFixture fixture)
+{
+    private Task<TestEdge> StartEdgeAsync() =>
+        TestEdge.StartAsync(new { Servers = new { everything = Mcp.Server(upstreams: $"http://127.0.0.1:{fixture.Replicas[0].Port}/mcp") } });
+
+    [Fact]
+    public async Task SecondToolsList_IsServedByTheEdge()
+    {
+        await using var edge = await StartEdgeAsync();
+        using var metrics = new MetricTotals(edge.Services, "McpEdge.Caching");
+        await using var client = await McpClient.CreateAsync(
+            new HttpClientTransport(new HttpClientTransportOptions { Endpoint = new Uri(edge.BaseAddress, "mcp/everything"), TransportMode = HttpTransportMode.StreamableHttp }),
+            new McpClientOptions { ClientInfo = new Implementation { Name = "cache-e2e", Version = "1.0.0" } });
+
+        var first = await client.ListToolsAsync();
+        var second = await client.ListToolsAsync();
+
+        Assert.Equal(1, metrics["mcpedge.cache.misses"]); // the upstream saw one tools/list
+        Assert.Equal(1, metrics["mcpedge.cache.hits"]);
+        Assert.Contains(first, t => t.Name == "echo");
+        Assert.Equal(first.Select(t => t.Name), second.Select(t => t.Name));
+        // The cached answer works as the upstream's did.
+        var echoed = await second.Single(t => t.Name == "echo").CallAsync(new Dictionary<string, object?> { ["message"] = "cached" });
+        Assert.Contains("cached", string.Join("", echoed.Content.OfType<TextContentBlock>().Select(c => c.Text)));
+    }
+
+    [Fact]
+    public async Task ListChanged_FromTheUpstream_DropsTheCachedList()
+    {
+        // server-everything registers its client-capability tools once the client says
+        // notifications/initialized, and announces them with notifications/tools/list_changed on
+        // the session's GET stream: opened first here, so the notification passes through the edge.
+        await using var edge = await StartEdgeAsync();
+        using var metrics = new MetricTotals(edge.Services, "McpEdge.Caching");
+        const string version = "2025-11-25";
+        HttpRequestMessage Post(string json, string session)
+        {
+            var request = Mcp.Post("/mcp/everything", json, session);
+            request.Headers.Add("MCP-Protocol-Version", version);
+            return request;
+        }
+        async Task<string[]> ListToolsAsync(int id, string session)
+        {
+            using var response = await edge.Client.SendAsync(Post(Mcp.Call(id, "tools/list"), session));
+            var text = await response.Content.ReadAsStringAsync();
+            var json = response.Content.Headers.ContentType?.MediaType == "text/event-stream"
+                ? text.Split('\n').Last(l => l.StartsWith("data: {", StringComparison.Ordinal))[6..]
+                : text;
+            using var document = JsonDocument.Parse(json);
+            Assert.Equal(id, document.RootElement.GetProperty("id").GetInt32());
+            return document.RootElement.GetProperty("result").GetProperty("tools").EnumerateArray().Select(t => t.GetProperty("name").GetString()!).ToArray();
+        }
+
+        using var initialize = await edge.Client.SendAsync(Mcp.Post("/mcp/everything",
+            $$$$"""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"{{{{version}}}}","capabilities":{"roots":{"listChanged":true}},"clientInfo":{"name":"cache-e2e","version":"1"}}}"""));
+        initialize.EnsureSuccessStatusCode();
+        var session = initialize.Headers.GetValues("Mcp-Session-Id").Single();
+
+        var get = new HttpRequestMessage(HttpMethod.Get, "/mcp/everything");
+        get.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        get.Headers.Add("Mcp-Session-Id", session);
+        get.Headers.Add("MCP-Protocol-Version", version);
+        using var stream = await edge.Client.SendAsync(get, HttpCompletionOption.ResponseHeadersRead);
+        stream.EnsureSuccessStatusCode();
+        using var events = new StreamReader(await stream.Content.ReadAsStreamAsync());
+
+        var before = await ListToolsAsync(2, session);
+        Assert.Equal(before, await ListToolsAsync(3, session));
+        Assert.Equal(1, metrics["mcpedge.cache.misses"]);
+        Assert.Equal(1, metrics["mcpedge.cache.hits"]);
+        Assert.DoesNotContain("get-roots-list", before);
+
+        using (var initialized = await edge.Client.SendAsync(Post("""{"jsonrpc":"2.0","method":"notifications/initialized"}""", session)))
+        {
+            initialized.EnsureSuccessStatusCode();
+        }
+        string? line;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        while ((line = await events.ReadLineAsync(timeout.Token)) is not null && !line.Contains("notifications/tools/list_changed", StringComparison.Ordinal))
+        {
+        }
+        Assert.NotNull(line); // the client has it, so the edge relayed (and scanned) it
+
+        var after = await ListToolsAsync(4, session);
+        Assert.Equal(2, metrics["mcpedge.cache.misses"]);
+        Assert.True(metrics["mcpedge.cache.invalidations"] >= 1); // one per registered tool, as server-everything sends them
+        Assert.Contains("get-roots-list", after);
+    }
+}
