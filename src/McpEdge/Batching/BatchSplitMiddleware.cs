@@ -64,7 +64,7 @@ internal sealed partial class BatchSplitMiddleware
         var server = proxy.Route.Config.Metadata?.GetValueOrDefault(McpProxyConfigBuilder.MetadataKeys.Server) ?? proxy.Route.Config.RouteId;
         var options = _config.Current.Servers.TryGetValue(server, out var serverOptions) ? serverOptions.Batches : new BatchOptions();
         var mode = options.Mode.ToLowerInvariant();
-        _sizes.Record(batch.Envelope.BatchCount, new KeyValuePair<string, object?>("server", server), new("mode", mode));
+        _sizes.Record(batch.Envelope.BatchCount, new KeyValuePair<string, object?>("mcp.server", server), new("mcpedge.batch_mode", mode));
 
         if (mode == "passthrough")
         {

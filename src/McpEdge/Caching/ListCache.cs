@@ -106,7 +106,7 @@ public sealed partial class ListCache
             {
                 _ = removal.AsTask();
             }
-            _invalidations.Add(1, new("server", server), new("method", method));
+            _invalidations.Add(1, new("mcp.server", server), new("mcp.method.name", method));
         }
         LogListChanged(_logger, server, notification);
     }
@@ -126,11 +126,11 @@ public sealed partial class ListCache
         _ => ListCacheScope.Session,
     };
 
-    internal void Hit(string server, string method) => _hits.Add(1, new("server", server), new("method", method));
+    internal void Hit(string server, string method) => _hits.Add(1, new("mcp.server", server), new("mcp.method.name", method));
 
-    internal void Miss(string server, string method) => _misses.Add(1, new("server", server), new("method", method));
+    internal void Miss(string server, string method) => _misses.Add(1, new("mcp.server", server), new("mcp.method.name", method));
 
-    internal void Bypass(string server, string method) => _bypasses.Add(1, new("server", server), new("method", method));
+    internal void Bypass(string server, string method) => _bypasses.Add(1, new("mcp.server", server), new("mcp.method.name", method));
 
     [LoggerMessage(EventId = 80, Level = LogLevel.Debug, Message = "{Notification} from server {Server}: cached results dropped.")]
     private static partial void LogListChanged(ILogger logger, string server, string notification);
