@@ -15,6 +15,7 @@ namespace McpEdge.Health;
 /// <item><c>GET /readyz</c>: readiness, 200 when the configuration is loaded and applied and every server
 /// with <c>HealthCheck:Required</c> has a healthy replica (probed healthy when probes are on; not
 /// unhealthy otherwise), else 503; the body lists each server's healthy/total replicas;</item>
+/// <item><c>GET /metrics</c>: Prometheus text format (<see cref="Telemetry.MetricsEndpoint"/>);</item>
 /// <item><c>GET /edge/clusters</c>: the operator view: per server its policy and per replica the
 /// address, active and passive health, last probe and last error, EWMA latency (ms), in-flight
 /// exchanges and YARP's concurrent request count (streams included). Loopback clients only unless
@@ -22,7 +23,7 @@ namespace McpEdge.Health;
 /// </list>
 /// </summary>
 internal sealed class OperationalEndpointsMiddleware(RequestDelegate next, McpEdgeConfigState config, IProxyStateLookup proxyState,
-    McpHealthProbeService probes, DestinationLoadTracker loads)
+    McpHealthProbeService probes, DestinationLoadTracker loads, Telemetry.MetricsEndpoint metrics)
 {
     /// <summary>Liveness path.</summary>
     public const string HealthzPath = "/healthz";
@@ -47,6 +48,10 @@ internal sealed class OperationalEndpointsMiddleware(RequestDelegate next, McpEd
             var ready = servers.All(s => !s.Required || s.Healthy > 0);
             return WriteAsync(context, ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable,
                 new { status = ready ? "ready" : "not ready", servers });
+        }
+        if (path.Equals(Telemetry.MetricsEndpoint.Path, StringComparison.OrdinalIgnoreCase) && (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)))
+        {
+            return metrics.WriteAsync(context);
         }
         if (path.Equals(ClustersPath, StringComparison.OrdinalIgnoreCase))
         {

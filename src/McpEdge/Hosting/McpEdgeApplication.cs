@@ -76,6 +76,8 @@ public static partial class McpEdgeApplication
             static value => value is CachedListResult list ? list.Result.Length + 64 : 1, sp.GetRequiredService<TimeProvider>(),
             () => sp.GetRequiredService<ListCache>().Evictions.Add(1)));
         services.AddSingleton<ListCache>();
+        services.AddSingleton<Telemetry.MetricsEndpoint>();
+        services.AddSingleton<Telemetry.EdgeMetrics>();
         services.AddSingleton<StreamingMetrics>();
         services.AddSingleton<DrainReporter>();
         services.AddHostedService(sp => sp.GetRequiredService<DrainReporter>());
@@ -101,6 +103,9 @@ public static partial class McpEdgeApplication
         // Fail at start-up, not on the first request: bind, validate, derive the session keys.
         app.Services.GetRequiredService<McpEdgeConfigState>();
         app.Services.GetRequiredService<SessionTokenSealer>();
+        // Listen to the meters before the first request; the gauges and reload counters exist from now on.
+        app.Services.GetRequiredService<Telemetry.MetricsEndpoint>();
+        app.Services.GetRequiredService<Telemetry.EdgeMetrics>();
 
         var drain = app.Services.GetRequiredService<DrainReporter>();
         app.Use(drain.TrackAsync);
@@ -108,6 +113,7 @@ public static partial class McpEdgeApplication
         app.UseMiddleware<HostOriginGuardMiddleware>();
         app.MapReverseProxy(proxy =>
         {
+            proxy.UseMiddleware<Telemetry.RequestMetricsMiddleware>();
             proxy.UseMiddleware<JsonRpcMessageMiddleware>();
             proxy.UseMiddleware<Batching.BatchSplitMiddleware>();
             proxy.UseMiddleware<StreamLimitMiddleware>();

@@ -17,7 +17,7 @@ namespace McpEdge.LoadBalancing;
 /// GET requests (standalone and HTTP+SSE streams that live for hours) and 2026-07-28
 /// <c>subscriptions/listen</c> POSTs (identified by <c>Mcp-Method</c>) are neither counted nor sampled.
 /// </remarks>
-internal sealed class LoadTrackingMiddleware(RequestDelegate next, DestinationLoadTracker tracker)
+internal sealed class LoadTrackingMiddleware(RequestDelegate next, DestinationLoadTracker tracker, Telemetry.EdgeMetrics metrics)
 {
     /// <summary>Runs the step.</summary>
     public Task InvokeAsync(HttpContext context)
@@ -40,6 +40,7 @@ internal sealed class LoadTrackingMiddleware(RequestDelegate next, DestinationLo
         var feature = new LoadTrackingFeature(tracker, tracker.Get(destination), tracker.Ticks(settings.LatencyHalfLife));
         context.Features.Set(feature);
         feature.Load.Start();
+        var started = tracker.Now;
         try
         {
             await next(context);
@@ -47,6 +48,7 @@ internal sealed class LoadTrackingMiddleware(RequestDelegate next, DestinationLo
         finally
         {
             feature.Load.End();
+            metrics.Upstream(cluster?.ClusterId ?? "-", destination.DestinationId, tracker.Time.GetElapsedTime(started).TotalSeconds, Telemetry.EdgeMetrics.Outcome(context));
             context.Features.Set<LoadTrackingFeature?>(null);
             if (UpstreamFailures.IsUpstreamFailure(context))
             {

@@ -82,6 +82,11 @@ public static class McpMethods
         return null;
     }
 
+    /// <summary>True when MCP defines <paramref name="method"/> (any revision from 2024-11-05 to 2026-07-28).</summary>
+    public static bool IsKnown(string? method) => method is not null && Known.Contains(method);
+
+    private static readonly HashSet<string> Known = new(All, StringComparer.Ordinal);
+
     /// <summary>The current string token as a method name: interned if MCP defines it, else a new string.</summary>
     internal static string Intern(ref Utf8JsonReader reader) =>
         !reader.ValueIsEscaped && Find(reader.ValueSpan) is { } known ? known : reader.GetString()!;

@@ -20,7 +20,7 @@ namespace McpEdge.Sessions;
 /// signal on which a client starts a new session (MCP 2025-11-25 basic/transports.mdx,
 /// "Session Management", items 3–4). Requests without a token pass on to load balancing.
 /// </remarks>
-public sealed partial class SessionRoutingMiddleware(RequestDelegate next, SessionTokenSealer sealer, ILogger<SessionRoutingMiddleware> logger)
+internal sealed partial class SessionRoutingMiddleware(RequestDelegate next, SessionTokenSealer sealer, Telemetry.EdgeMetrics metrics, ILogger<SessionRoutingMiddleware> logger)
 {
     /// <summary>Runs the step.</summary>
     public Task InvokeAsync(HttpContext context)
@@ -39,6 +39,7 @@ public sealed partial class SessionRoutingMiddleware(RequestDelegate next, Sessi
             if (legacy)
             {
                 LogMissingLegacySession(logger, server);
+                metrics.SessionRejected(server, "missing");
                 return JsonRpcErrorResponse.WriteAsync(context, StatusCodes.Status400BadRequest, McpErrorCodes.InvalidRequest,
                     "The sessionId query parameter is required; use the URL of the endpoint event.");
             }
@@ -47,6 +48,7 @@ public sealed partial class SessionRoutingMiddleware(RequestDelegate next, Sessi
         if (values.Count > 1)
         {
             LogSeveralSessionIds(logger, server);
+            metrics.SessionRejected(server, "duplicate");
             return JsonRpcErrorResponse.WriteAsync(context, StatusCodes.Status400BadRequest, McpErrorCodes.InvalidRequest,
                 legacy ? "The sessionId query parameter appears more than once." : "The Mcp-Session-Id header appears more than once.");
         }
@@ -56,6 +58,7 @@ public sealed partial class SessionRoutingMiddleware(RequestDelegate next, Sessi
         if (!sealer.TryOpen(tokenKind, server, token, out var target))
         {
             LogUnknownSession(logger, server);
+            metrics.SessionRejected(server, "unknown");
             return SessionNotFoundAsync(context);
         }
 
@@ -63,6 +66,7 @@ public sealed partial class SessionRoutingMiddleware(RequestDelegate next, Sessi
         if (destination is null)
         {
             LogReplicaGone(logger, server, target.DestinationId);
+            metrics.SessionRejected(server, "replica_gone");
             return SessionNotFoundAsync(context);
         }
 
@@ -79,6 +83,7 @@ public sealed partial class SessionRoutingMiddleware(RequestDelegate next, Sessi
         if (error is not null && !context.Response.HasStarted && UpstreamFailures.IsConnectFailure(error.Exception) && !context.RequestAborted.IsCancellationRequested)
         {
             LogReplicaUnreachable(logger, server, destinationId, error.Error);
+            metrics.SessionRejected(server, "replica_unreachable");
             await SessionNotFoundAsync(context);
         }
     }

@@ -1,0 +1,102 @@
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+
+namespace McpEdge.Telemetry;
+
+/// <summary>
+/// <c>GET /metrics</c>: the edge's metrics in the Prometheus text format, collected through an
+/// OpenTelemetry 1.20 <see cref="MeterProvider"/> (cumulative temporality) with
+/// <see cref="PrometheusTextExporter"/>.
+/// </summary>
+/// <remarks>
+/// Exported meters: McpEdge's own (<c>McpEdge.*</c>: requests, upstream exchanges, replicas,
+/// streaming, cache, rate limits, batches, sessions, configuration) and the built-in ones of ASP.NET
+/// Core (<c>Microsoft.AspNetCore.Hosting</c>, <c>…Server.Kestrel</c>, <c>…Routing</c>,
+/// <c>…Diagnostics</c>), <c>System.Net.Http</c>, <c>System.Net.NameResolution</c> and
+/// <c>System.Runtime</c>. Each metric keeps at most <see cref="CardinalityLimit"/> label sets; the
+/// edge's own labels are bounded by configuration (server and replica names, MCP method names from
+/// the specification, never raw client input).
+/// </remarks>
+public sealed class MetricsEndpoint : IDisposable
+{
+    /// <summary>The path.</summary>
+    public const string Path = "/metrics";
+
+    /// <summary>The most label sets kept per metric.</summary>
+    public const int CardinalityLimit = 2000;
+
+    /// <summary>The content type of the Prometheus text format.</summary>
+    public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+    /// <summary>Meters exported.</summary>
+    public static readonly string[] Meters =
+    [
+        "McpEdge", "McpEdge.*", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Routing",
+        "Microsoft.AspNetCore.Diagnostics", "System.Net.Http", "System.Net.NameResolution", "System.Runtime",
+    ];
+
+    /// <summary>
+    /// Runtime gauges whose names end in <c>.count</c>, which Prometheus keeps for histograms and
+    /// summaries (<c>promtool check metrics</c> refuses them): exported under these names instead.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string> Renamed = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["dotnet.assembly.count"] = "dotnet.assemblies.loaded",
+        ["dotnet.process.cpu.count"] = "dotnet.process.cpus",
+        ["dotnet.timer.count"] = "dotnet.timers.active",
+    };
+
+    /// <summary>Request and exchange durations, seconds: 1 ms … 60 s.</summary>
+    public static readonly double[] DurationBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+    private readonly PrometheusTextExporter _exporter = new();
+    private readonly BaseExportingMetricReader _reader;
+    private readonly MeterProvider _provider;
+    private readonly SemaphoreSlim _scrape = new(1, 1);
+
+    /// <summary>Starts listening to <see cref="Meters"/>.</summary>
+    public MetricsEndpoint()
+    {
+        _reader = new BaseExportingMetricReader(_exporter) { TemporalityPreference = MetricReaderTemporalityPreference.Cumulative };
+        _provider = Sdk.CreateMeterProviderBuilder()
+            .AddMeter(Meters)
+            .AddView(instrument => instrument.GetType().Name.StartsWith("Histogram", StringComparison.Ordinal) && instrument.Unit == "s"
+                ? new ExplicitBucketHistogramConfiguration { Boundaries = DurationBuckets, CardinalityLimit = CardinalityLimit }
+                : new MetricStreamConfiguration { CardinalityLimit = CardinalityLimit, Name = Renamed.GetValueOrDefault(instrument.Name) })
+            .AddReader(_reader)
+            .Build()!;
+    }
+
+    /// <summary>Collects every metric now and returns the text.</summary>
+    public async Task<string> ScrapeAsync(CancellationToken cancellationToken)
+    {
+        await _scrape.WaitAsync(cancellationToken);
+        try
+        {
+            _exporter.Begin();
+            _reader.Collect(5000);
+            return _exporter.End();
+        }
+        finally
+        {
+            _scrape.Release();
+        }
+    }
+
+    /// <summary>Answers a scrape.</summary>
+    public async Task WriteAsync(HttpContext context)
+    {
+        var text = await ScrapeAsync(context.RequestAborted);
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = ContentType;
+        context.Response.Headers.CacheControl = "no-store";
+        await context.Response.WriteAsync(text, context.RequestAborted);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _provider.Dispose();
+        _scrape.Dispose();
+    }
+}

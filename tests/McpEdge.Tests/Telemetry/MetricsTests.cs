@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.RegularExpressions;
+using McpEdge.Telemetry;
+using McpEdge.Tests.Infrastructure;
+
+namespace McpEdge.Tests.Telemetry;
+
+/// <summary><c>/metrics</c> after real traffic through the edge to the sample server, checked by <c>promtool</c>.</summary>
+public class MetricsTests
+{
+    private static async Task<(string Text, HttpResponseMessage Response)> ScrapeAfterTrafficAsync(string unknownMethod)
+    {
+        await using var sample = await TestSampleServer.StartAsync();
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: sample.Url) } });
+        using var initialize = await edge.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Initialize));
+        var session = initialize.Headers.GetValues("Mcp-Session-Id").Single();
+        for (var i = 0; i < 2; i++)
+        {
+            using var list = await edge.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Call(10 + i, "tools/list"), session));
+            Assert.Equal(HttpStatusCode.OK, list.StatusCode);
+        }
+        using (var bad = await edge.Client.SendAsync(Mcp.Post("/mcp/s", "{not json", session)))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        }
+        using (var unknown = await edge.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Call(20, unknownMethod), session)))
+        {
+            Assert.Equal(HttpStatusCode.OK, unknown.StatusCode); // the upstream's -32601
+        }
+        using (var forged = await edge.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Call(21, "ping"), "forged-session")))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, forged.StatusCode);
+        }
+        var response = await edge.Client.GetAsync("/metrics");
+        return (await response.Content.ReadAsStringAsync(), response);
+    }
+
+    [Fact]
+    public async Task Metrics_AfterTraffic_HaveTheExpectedSeries_WithBoundedLabels_AndPassPromtool()
+    {
+        var unknownMethod = "x/" + Guid.NewGuid().ToString("N");
+        var (text, response) = await ScrapeAfterTrafficAsync(unknownMethod);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/plain; version=0.0.4; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+        Assert.Contains("# TYPE mcpedge_requests_total counter", text);
+        // (OpenTelemetry sorts the labels by name.)
+        Assert.Matches(Series("mcpedge_requests_total", """http_response_status_code="200",mcp_method_name="tools/list",mcp_server="s",outcome="ok" """, "2"), text);
+        Assert.Matches(Series("mcpedge_requests_total", """http_response_status_code="400",mcp_method_name="invalid",mcp_server="s",outcome="client_error" """, "1"), text);
+        Assert.Matches(Series("mcpedge_requests_total", """http_response_status_code="200",mcp_method_name="other",mcp_server="s",outcome="ok" """, "1"), text);
+        Assert.Contains("# TYPE mcpedge_request_duration_seconds histogram", text);
+        Assert.Matches("""mcpedge_request_duration_seconds_bucket\{mcp_method_name="tools/list",mcp_server="s",outcome="ok",le="\+Inf"\} 2\n""", text);
+        Assert.Matches(Series("mcpedge_requests_active", """mcp_server="s" """, "0"), text);
+        Assert.Matches("""mcpedge_upstream_duration_seconds_count\{mcp_server="s",mcpedge_replica="[^"]+",outcome="ok"\} \d+\n""", text);
+        Assert.Matches("""mcpedge_replica_healthy\{mcp_server="s",mcpedge_replica="[^"]+"\} 1\n""", text);
+        Assert.Matches(Series("mcpedge_session_rejections_total", """mcp_server="s",reason="unknown" """, "1"), text);
+        Assert.Matches(Series("mcpedge_cache_hits_total", """mcp_method_name="tools/list",mcp_server="s" """, "1"), text);
+        Assert.Contains("# TYPE http_server_request_duration_seconds histogram", text); // ASP.NET Core's own meters
+        Assert.Contains("kestrel_active_connections", text);
+        // Bounded labels: nothing a client chose.
+        Assert.DoesNotContain(unknownMethod, text);
+        Assert.DoesNotContain("forged-session", text);
+
+        var (exit, output) = await PromtoolAsync(["check", "metrics"], text);
+        Assert.True(exit == 0, "promtool check metrics: " + output);
+    }
+
+    [Fact]
+    public async Task BundledPrometheusConfig_PassesPromtool()
+    {
+        var root = Path.GetFullPath(Path.Combine(McpEdge.Tests.EndToEnd.PeerProcess.PeersDirectory, "../.."));
+        foreach (var (command, file) in new[] { ("rules", "config/prometheus/mcpedge-alerts.yml"), ("config", "config/prometheus/scrape.yml") })
+        {
+            var (exit, output) = await PromtoolAsync([ "check", command, Path.Combine(root, file) ], stdin: null);
+            Assert.True(exit == 0, $"promtool check {command} {file}: {output}");
+        }
+    }
+
+    private static async Task<(int Exit, string Output)> PromtoolAsync(string[] args, string? stdin)
+    {
+        var promtool = Process.Start(new ProcessStartInfo("promtool", args)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        }) ?? throw new InvalidOperationException("promtool (Debian package prometheus) is needed: .ci/run installs it");
+        if (stdin is not null)
+        {
+            await promtool.StandardInput.WriteAsync(stdin);
+        }
+        promtool.StandardInput.Close();
+        var output = await promtool.StandardOutput.ReadToEndAsync() + await promtool.StandardError.ReadToEndAsync();
+        await promtool.WaitForExitAsync();
+        return (promtool.ExitCode, output);
+    }
+
+    private static string Series(string name, string labels, string value) =>
+        Regex.Escape(name + "{" + labels.Trim() + "} " + value) + "\n";
+
+    [Theory]
+    [InlineData("mcpedge.requests", "{request}", true, "mcpedge_requests_total")]
+    [InlineData("mcpedge.request.duration", "s", false, "mcpedge_request_duration_seconds")]
+    [InlineData("mcpedge.streaming.bytes", "By", true, "mcpedge_streaming_bytes_total")]
+    [InlineData("kestrel.active_connections", "{connection}", false, "kestrel_active_connections")]
+    [InlineData("http.server.request.duration", "s", false, "http_server_request_duration_seconds")]
+    [InlineData("mcpedge.ratelimit.rejections_total", "{request}", true, "mcpedge_ratelimit_rejections_total")]
+    public void Names_FollowOpenTelemetrysPrometheusRules(string name, string unit, bool counter, string expected) =>
+        Assert.Equal(expected, PrometheusTextExporter.MetricName(name, unit, counter));
+}
