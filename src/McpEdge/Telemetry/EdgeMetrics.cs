@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using McpEdge.Configuration;
 using McpEdge.LoadBalancing;
@@ -90,11 +91,21 @@ internal sealed class EdgeMetrics
 
     internal void Started(string server) => _active.Add(1, new KeyValuePair<string, object?>("mcp.server", server));
 
+    /// <summary>Status codes boxed once, so a measurement does not box one per request.</summary>
+    private static readonly object[] StatusCodes = Enumerable.Range(0, 600).Select(code => (object)code).ToArray();
+
     internal void Ended(string server, string method, int status, string outcome, double seconds)
     {
         var serverTag = new KeyValuePair<string, object?>("mcp.server", server);
         _active.Add(-1, serverTag);
-        _requests.Add(1, serverTag, new("mcp.method.name", method), new("http.response.status_code", status), new("outcome", outcome));
+        var tags = new TagList
+        {
+            serverTag,
+            { "mcp.method.name", method },
+            { "http.response.status_code", status is >= 0 and < 600 ? StatusCodes[status] : status },
+            { "outcome", outcome },
+        };
+        _requests.Add(1, in tags);
         _duration.Record(seconds, serverTag, new("mcp.method.name", method), new("outcome", outcome));
     }
 

@@ -184,8 +184,10 @@ public class ListCacheTests
     public async Task ConcurrentMisses_ReachTheUpstreamOnce()
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var upstream = await TestUpstream.StartAsync(async (context, body) =>
         {
+            arrived.TrySetResult();
             await gate.Task;
             var id = JsonDocument.Parse(body).RootElement.GetProperty("id").GetRawText();
             context.Response.ContentType = "application/json";
@@ -194,10 +196,7 @@ public class ListCacheTests
         await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(cache: new { Scope = "shared" }, upstreams: upstream.Url + "/mcp") } });
 
         var calls = Enumerable.Range(1, 10).Select(i => ListAsync(edge, i)).ToArray();
-        while (upstream.Requests.IsEmpty)
-        {
-            await Task.Yield();
-        }
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(10)); // the leader's fetch is under way; the others join it or hit
         gate.SetResult();
         var answers = await Task.WhenAll(calls);
 

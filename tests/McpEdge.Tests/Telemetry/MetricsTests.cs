@@ -13,6 +13,16 @@ public class MetricsTests
     {
         await using var sample = await TestSampleServer.StartAsync();
         await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: sample.Url) } });
+        // A request is counted when its response has ended, which its client may see a moment before.
+        using var totals = new MetricTotals(edge.Services, "McpEdge");
+        var counted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        totals.Measured += instrument =>
+        {
+            if (instrument == "mcpedge.requests" && totals["mcpedge.requests"] >= 6)
+            {
+                counted.TrySetResult();
+            }
+        };
         using var initialize = await edge.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Initialize));
         var session = initialize.Headers.GetValues("Mcp-Session-Id").Single();
         for (var i = 0; i < 2; i++)
@@ -32,6 +42,7 @@ public class MetricsTests
         {
             Assert.Equal(HttpStatusCode.NotFound, forged.StatusCode);
         }
+        await counted.Task.WaitAsync(TimeSpan.FromSeconds(10)); // the 6 requests above
         var response = await edge.Client.GetAsync("/metrics");
         return (await response.Content.ReadAsStringAsync(), response);
     }
