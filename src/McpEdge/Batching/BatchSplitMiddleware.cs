@@ -28,7 +28,7 @@ namespace McpEdge.Batching;
 /// those is answered 202. When an element's upstream answer was an SSE stream with other events
 /// (progress, log messages) and the client accepts <c>text/event-stream</c>, the answer is an SSE
 /// stream: those events, then one <c>message</c> event with the array.</item>
-/// <item>Each element's answer is held in memory (at most <see cref="MessageOptions.MaxBytes"/>) until
+/// <item>Each element's answer is held in memory (at most <see cref="MessageOptions.MaxBytes"/>; a larger one fails that element) until
 /// it is complete: a tool that asks the client something (sampling, elicitation) mid-call cannot
 /// be answered inside a batch, so send such calls on their own.</item>
 /// <item>Reject: 400 with -32600. Past <see cref="BatchOptions.MaxSize"/> elements: 400 with -32600.</item>
@@ -136,7 +136,8 @@ internal sealed partial class BatchSplitMiddleware
     {
         try
         {
-            using var sub = new ElementContext(context, proxy, destinations, element);
+            var maxBytes = _config.Current.Messages.MaxBytes;
+            using var sub = new ElementContext(context, proxy, destinations, element, maxBytes);
             try
             {
                 await _next(sub.Context);
@@ -148,6 +149,10 @@ internal sealed partial class BatchSplitMiddleware
             element.Status = sub.Context.Response.StatusCode;
             element.ContentType = sub.Context.Response.ContentType;
             element.Answer = sub.Answer;
+            if (sub.Overflowed)
+            {
+                element.Failure ??= $"the upstream's answer is larger than Messages:MaxBytes ({maxBytes} bytes)";
+            }
         }
         finally
         {
@@ -211,8 +216,8 @@ internal sealed partial class BatchSplitMiddleware
     {
         public Element(ReadOnlyMemory<byte> bytes, int maxDepth)
         {
-            Bytes = bytes;
             var buffer = bytes.ToArray();
+            Buffer = buffer;
             var status = JsonRpcEnvelope.Parse(buffer, maxDepth, out var envelope, out var reason);
             RawId = buffer.AsMemory(envelope.IdOffset, envelope.IdLength);
             if (status == JsonRpcParseStatus.Ok && envelope.Method == McpMethods.Initialize)
@@ -230,7 +235,8 @@ internal sealed partial class BatchSplitMiddleware
             }
         }
 
-        public ReadOnlyMemory<byte> Bytes { get; }
+        /// <summary>The element's own copy of its bytes (its message feature and its POST body read from it).</summary>
+        public byte[] Buffer { get; }
         public ReadOnlyMemory<byte> RawId { get; }
         public JsonRpcMessageFeature? Message { get; }
         public string? Method { get; }
@@ -303,11 +309,13 @@ internal sealed partial class BatchSplitMiddleware
     /// </summary>
     private sealed class ElementContext : IDisposable
     {
-        private readonly MemoryStream _answer = new();
+        private readonly CaptureStream _answer;
         private readonly Lifetime _lifetime;
 
-        public ElementContext(HttpContext batch, IReverseProxyFeature proxy, IReadOnlyList<DestinationState> destinations, Element element)
+        public ElementContext(HttpContext batch, IReverseProxyFeature proxy, IReadOnlyList<DestinationState> destinations, Element element, int maxAnswerBytes)
         {
+            // Bounded: past the limit the write fails, which ends the upstream exchange.
+            _answer = new CaptureStream(Stream.Null, maxAnswerBytes) { FailOnOverflow = true };
             var source = batch.Request;
             var headers = new HeaderDictionary();
             foreach (var header in source.Headers)
@@ -315,7 +323,7 @@ internal sealed partial class BatchSplitMiddleware
                 headers[header.Key] = header.Value;
             }
             headers.Remove(Microsoft.Net.Http.Headers.HeaderNames.TransferEncoding);
-            headers.ContentLength = element.Bytes.Length;
+            headers.ContentLength = element.Buffer.Length;
 
             var features = new FeatureCollection();
             features.Set<IHttpRequestFeature>(new HttpRequestFeature
@@ -327,7 +335,7 @@ internal sealed partial class BatchSplitMiddleware
                 QueryString = source.QueryString.Value ?? "",
                 Protocol = source.Protocol,
                 Headers = headers,
-                Body = new MemoryStream(element.Message!.Body.ToArray(), writable: false),
+                Body = new MemoryStream(element.Buffer, writable: false),
             });
             features.Set<IHttpRequestBodyDetectionFeature>(new BodyDetection());
             features.Set<IHttpResponseFeature>(new HttpResponseFeature());
@@ -358,9 +366,16 @@ internal sealed partial class BatchSplitMiddleware
 
         public HttpContext Context { get; }
 
-        public ReadOnlyMemory<byte> Answer => _answer.GetBuffer().AsMemory(0, (int)_answer.Length);
+        /// <summary>A copy of the answer (the capture's buffer goes back to the pool on dispose).</summary>
+        public ReadOnlyMemory<byte> Answer => _answer.Captured.ToArray();
 
-        public void Dispose() => _lifetime.Dispose();
+        public bool Overflowed => _answer.Overflowed;
+
+        public void Dispose()
+        {
+            _lifetime.Dispose();
+            _answer.Dispose();
+        }
 
         private sealed class BodyDetection : IHttpRequestBodyDetectionFeature
         {

@@ -12,6 +12,9 @@ internal sealed class CaptureStream(Stream inner, int limit) : Stream
     private byte[] _copy = ArrayPool<byte>.Shared.Rent(Math.Min(limit, 16 * 1024));
     private int _length;
 
+    /// <summary>When true, a write past the limit throws <see cref="IOException"/> instead of only passing on.</summary>
+    public bool FailOnOverflow { get; init; }
+
     /// <summary>True when more than the limit was written (the copy is incomplete).</summary>
     public bool Overflowed { get; private set; }
 
@@ -22,11 +25,19 @@ internal sealed class CaptureStream(Stream inner, int limit) : Stream
     {
         if (Overflowed)
         {
+            if (FailOnOverflow)
+            {
+                throw new IOException($"more than {limit} bytes written");
+            }
             return;
         }
         if (_length + bytes.Length > limit)
         {
             Overflowed = true;
+            if (FailOnOverflow)
+            {
+                throw new IOException($"more than {limit} bytes written");
+            }
             return;
         }
         if (_length + bytes.Length > _copy.Length)

@@ -33,6 +33,7 @@ public sealed class MemoryHybridCache : HybridCache, IDisposable
     private readonly MemoryCache _memory;
     private readonly TimeProvider _time;
     private readonly Func<object?, long> _sizeOf;
+    private readonly Action? _evicted;
     private readonly ConcurrentDictionary<string, long> _tagInvalidated = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Task<object?>> _inFlight = new(StringComparer.Ordinal);
     private long _allInvalidated = long.MinValue;
@@ -49,8 +50,6 @@ public sealed class MemoryHybridCache : HybridCache, IDisposable
         _time = time;
         _evicted = evicted;
     }
-
-    private readonly Action? _evicted;
 
     /// <summary>Entries stored now (expired ones included until they are touched or compacted).</summary>
     public int Count => _memory.Count;

@@ -202,4 +202,31 @@ public class BatchSplitTests
         Assert.Equal("\"x\"", againDocument.RootElement[0].GetProperty("id").GetRawText());
         Assert.Equal(before, a.Requests.Count + b.Requests.Count);
     }
+
+    [Fact]
+    public async Task AnElementAnswerOverMaxBytes_FailsThatElementOnly()
+    {
+        await using var upstream = await TestUpstream.StartAsync(async (context, body) =>
+        {
+            using var document = JsonDocument.Parse(body);
+            var id = document.RootElement.GetProperty("id").GetRawText();
+            var padding = document.RootElement.GetProperty("method").GetString() == "tools/call" ? new string('x', 8000) : "";
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync($$$"""{"jsonrpc":"2.0","id":{{{id}}},"result":{"pad":"{{{padding}}}"}}""");
+        });
+        await using var edge = await TestEdge.StartAsync(new
+        {
+            Servers = new { s = Mcp.Server(upstreams: upstream.Url + "/mcp") },
+            Messages = new { MaxBytes = 2048 },
+        });
+
+        using var response = await edge.Client.SendAsync(Batch("""
+            [{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"big"}},{"jsonrpc":"2.0","id":2,"method":"ping"}]
+            """, session: null));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var byId = ById(document.RootElement);
+        Assert.Equal(-32603, byId["1"].GetProperty("error").GetProperty("code").GetInt32());
+        Assert.Equal("", byId["2"].GetProperty("result").GetProperty("pad").GetString());
+    }
 }
