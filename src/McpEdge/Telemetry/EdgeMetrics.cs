@@ -105,8 +105,9 @@ internal sealed class EdgeMetrics
             { "http.response.status_code", status is >= 0 and < 600 ? StatusCodes[status] : status },
             { "outcome", outcome },
         };
-        _requests.Add(1, in tags);
+        // The counter last: whoever sees a request counted sees its duration and its end of activity too.
         _duration.Record(seconds, serverTag, new("mcp.method.name", method), new("outcome", outcome));
+        _requests.Add(1, in tags);
     }
 
     internal void Upstream(string server, string replica, double seconds, string outcome) =>

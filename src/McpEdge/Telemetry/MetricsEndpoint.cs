@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 
@@ -55,12 +56,20 @@ public sealed class MetricsEndpoint : IDisposable
     private readonly SemaphoreSlim _scrape = new(1, 1);
 
     /// <summary>Starts listening to <see cref="Meters"/>.</summary>
-    public MetricsEndpoint()
+    /// <param name="meterFactory">
+    /// This host's factory. The SDK's listener hears every meter of the process by name; instruments
+    /// of meters created by another host's factory (another edge in the same process, as in tests) are
+    /// dropped, so a scrape shows this edge only. Meters without a factory (<c>System.Runtime</c>, the
+    /// static <c>System.Net.Http</c> meter) are process-wide and kept.
+    /// </param>
+    public MetricsEndpoint(IMeterFactory meterFactory)
     {
         _reader = new BaseExportingMetricReader(_exporter) { TemporalityPreference = MetricReaderTemporalityPreference.Cumulative };
         _provider = Sdk.CreateMeterProviderBuilder()
             .AddMeter(Meters)
-            .AddView(instrument => instrument.GetType().Name.StartsWith("Histogram", StringComparison.Ordinal) && instrument.Unit == "s"
+            .AddView(instrument =>
+                instrument.Meter.Scope is IMeterFactory other && !ReferenceEquals(other, meterFactory) ? MetricStreamConfiguration.Drop
+                : instrument.GetType().Name.StartsWith("Histogram", StringComparison.Ordinal) && instrument.Unit == "s"
                 ? new ExplicitBucketHistogramConfiguration { Boundaries = DurationBuckets, CardinalityLimit = CardinalityLimit }
                 : new MetricStreamConfiguration { CardinalityLimit = CardinalityLimit, Name = Renamed.GetValueOrDefault(instrument.Name) })
             .AddReader(_reader)

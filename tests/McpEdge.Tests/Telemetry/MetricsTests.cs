@@ -43,8 +43,33 @@ public class MetricsTests
             Assert.Equal(HttpStatusCode.NotFound, forged.StatusCode);
         }
         await counted.Task.WaitAsync(TimeSpan.FromSeconds(10)); // the 6 requests above
-        var response = await edge.Client.GetAsync("/metrics");
-        return (await response.Content.ReadAsStringAsync(), response);
+        // Our listener may hear the 6th measurement before the SDK's listener has aggregated it (listeners
+        // run one after the other on the recording thread), so scrape until the SDK shows all six.
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            var response = await edge.Client.GetAsync("/metrics");
+            var text = await response.Content.ReadAsStringAsync();
+            if (RequestsTotal(text) >= 6 || deadline.Elapsed > TimeSpan.FromSeconds(10))
+            {
+                return (text, response);
+            }
+            response.Dispose();
+        }
+    }
+
+    private static long RequestsTotal(string text) =>
+        Regex.Matches(text, @"^mcpedge_requests_total\{[^}]*\} (\d+)$", RegexOptions.Multiline).Sum(m => long.Parse(m.Groups[1].Value));
+
+    /// <summary>Asserts one series line, showing every line of that metric when it is missing.</summary>
+    private static void AssertSeries(string text, string name, string labels, string value)
+    {
+        var pattern = Series(name, labels, value);
+        if (!Regex.IsMatch(text, pattern))
+        {
+            var lines = text.Split('\n').Where(l => l.StartsWith(name, StringComparison.Ordinal));
+            Assert.Fail($"missing {name}{{{labels.Trim()}}} {value}; the scrape has:\n" + string.Join('\n', lines));
+        }
     }
 
     [Fact]
@@ -57,16 +82,16 @@ public class MetricsTests
         Assert.Equal("text/plain; version=0.0.4; charset=utf-8", response.Content.Headers.ContentType?.ToString());
         Assert.Contains("# TYPE mcpedge_requests_total counter", text);
         // (OpenTelemetry sorts the labels by name.)
-        Assert.Matches(Series("mcpedge_requests_total", """http_response_status_code="200",mcp_method_name="tools/list",mcp_server="s",outcome="ok" """, "2"), text);
-        Assert.Matches(Series("mcpedge_requests_total", """http_response_status_code="400",mcp_method_name="invalid",mcp_server="s",outcome="client_error" """, "1"), text);
-        Assert.Matches(Series("mcpedge_requests_total", """http_response_status_code="200",mcp_method_name="other",mcp_server="s",outcome="ok" """, "1"), text);
+        AssertSeries(text, "mcpedge_requests_total", """http_response_status_code="200",mcp_method_name="tools/list",mcp_server="s",outcome="ok" """, "2");
+        AssertSeries(text, "mcpedge_requests_total", """http_response_status_code="400",mcp_method_name="invalid",mcp_server="s",outcome="client_error" """, "1");
+        AssertSeries(text, "mcpedge_requests_total", """http_response_status_code="200",mcp_method_name="other",mcp_server="s",outcome="ok" """, "1");
         Assert.Contains("# TYPE mcpedge_request_duration_seconds histogram", text);
         Assert.Matches("""mcpedge_request_duration_seconds_bucket\{mcp_method_name="tools/list",mcp_server="s",outcome="ok",le="\+Inf"\} 2\n""", text);
-        Assert.Matches(Series("mcpedge_requests_active", """mcp_server="s" """, "0"), text);
+        AssertSeries(text, "mcpedge_requests_active", """mcp_server="s" """, "0");
         Assert.Matches("""mcpedge_upstream_duration_seconds_count\{mcp_server="s",mcpedge_replica="[^"]+",outcome="ok"\} \d+\n""", text);
         Assert.Matches("""mcpedge_replica_healthy\{mcp_server="s",mcpedge_replica="[^"]+"\} 1\n""", text);
-        Assert.Matches(Series("mcpedge_session_rejections_total", """mcp_server="s",reason="unknown" """, "1"), text);
-        Assert.Matches(Series("mcpedge_cache_hits_total", """mcp_method_name="tools/list",mcp_server="s" """, "1"), text);
+        AssertSeries(text, "mcpedge_session_rejections_total", """mcp_server="s",reason="unknown" """, "1");
+        AssertSeries(text, "mcpedge_cache_hits_total", """mcp_method_name="tools/list",mcp_server="s" """, "1");
         Assert.Contains("# TYPE http_server_request_duration_seconds histogram", text); // ASP.NET Core's own meters
         Assert.Contains("kestrel_active_connections", text);
         // Bounded labels: nothing a client chose.
@@ -75,6 +100,35 @@ public class MetricsTests
 
         var (exit, output) = await PromtoolAsync(["check", "metrics"], text);
         Assert.True(exit == 0, "promtool check metrics: " + output);
+    }
+
+    [Fact]
+    public async Task Scrape_ShowsThisEdgeOnly_WhenTwoEdgesShareAProcess()
+    {
+        await using var sample = await TestSampleServer.StartAsync();
+        await using var busy = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: sample.Url) } });
+        await using var idle = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: sample.Url) } });
+        using var totals = new MetricTotals(busy.Services, "McpEdge");
+        var counted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        totals.Measured += instrument =>
+        {
+            if (instrument == "mcpedge.requests")
+            {
+                counted.TrySetResult();
+            }
+        };
+        using (var initialize = await busy.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Initialize)))
+        {
+            Assert.Equal(HttpStatusCode.OK, initialize.StatusCode);
+        }
+        await counted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        var busyText = await busy.Client.GetStringAsync("/metrics");
+        var idleText = await idle.Client.GetStringAsync("/metrics");
+
+        Assert.Contains("mcpedge_requests_total{", busyText);
+        Assert.DoesNotContain("mcpedge_requests_total{", idleText);
+        Assert.DoesNotContain("mcpedge_request_duration_seconds_bucket{", idleText);
     }
 
     [Fact]
