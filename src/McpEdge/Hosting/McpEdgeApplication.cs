@@ -55,6 +55,7 @@ public static partial class McpEdgeApplication
             builder.WebHost.UseUrls(DefaultUrls);
         }
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
+        Telemetry.EdgeLogging.Configure(builder);
 
         var services = builder.Services;
         services.AddSingleton<McpEdgeConfigState>();
@@ -113,7 +114,7 @@ public static partial class McpEdgeApplication
         app.UseMiddleware<HostOriginGuardMiddleware>();
         app.MapReverseProxy(proxy =>
         {
-            proxy.UseMiddleware<Telemetry.RequestMetricsMiddleware>();
+            proxy.UseMiddleware<Telemetry.RequestTelemetryMiddleware>();
             proxy.UseMiddleware<JsonRpcMessageMiddleware>();
             proxy.UseMiddleware<Batching.BatchSplitMiddleware>();
             proxy.UseMiddleware<StreamLimitMiddleware>();

@@ -332,7 +332,7 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
         {
             relay._metrics.Cut(server);
             var session = context.Features.Get<McpSessionFeature>()?.ClientToken;
-            LogSlowConsumer(relay._logger, server, session is null ? "-" : XxHash64.HashUtf8(session).ToString("x16", CultureInfo.InvariantCulture),
+            LogSlowConsumer(relay._logger, server, session is null ? "-" : Telemetry.RequestLogScope.Hash(session),
                 Client(context), options.SlowConsumerTimeout);
             context.Abort();
         }

@@ -117,24 +117,3 @@ internal sealed class EdgeMetrics
     public void SessionRejected(string server, string reason) =>
         _sessionRejections.Add(1, new KeyValuePair<string, object?>("mcp.server", server), new("reason", reason));
 }
-
-/// <summary>First step of the proxy pipeline: counts and times every request to an MCP server (<see cref="EdgeMetrics"/>).</summary>
-internal sealed class RequestMetricsMiddleware(RequestDelegate next, EdgeMetrics metrics, TimeProvider time)
-{
-    /// <summary>Runs the step.</summary>
-    public async Task InvokeAsync(HttpContext context)
-    {
-        var server = context.GetReverseProxyFeature().Cluster.Config.ClusterId;
-        var started = time.GetTimestamp();
-        metrics.Started(server);
-        try
-        {
-            await next(context);
-        }
-        finally
-        {
-            metrics.Ended(server, EdgeMetrics.MethodLabel(context.Request, context.Features.Get<JsonRpcMessageFeature>()),
-                context.Response.StatusCode, EdgeMetrics.Outcome(context), time.GetElapsedTime(started).TotalSeconds);
-        }
-    }
-}

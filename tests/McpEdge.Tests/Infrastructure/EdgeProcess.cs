@@ -30,13 +30,17 @@ public sealed class EdgeProcess : IAsyncDisposable
     /// <summary>Everything the process wrote to stdout and stderr, in order.</summary>
     public ConcurrentQueue<string> Output { get; } = new();
 
-    /// <summary>Starts the edge with <paramref name="mcpEdgeSection"/> as the <c>McpEdge</c> section and waits (≤ 30 s) until <c>/healthz</c> answers.</summary>
-    public static async Task<EdgeProcess> StartAsync(object mcpEdgeSection)
+    /// <summary>
+    /// Starts the edge with <paramref name="mcpEdgeSection"/> as the <c>McpEdge</c> section and
+    /// <paramref name="logging"/> as the <c>Logging</c> section (default: Warning, McpEdge's own
+    /// categories at Information), and waits (≤ 30 s) until <c>/healthz</c> answers.
+    /// </summary>
+    public static async Task<EdgeProcess> StartAsync(object mcpEdgeSection, object? logging = null)
     {
         var configFile = Path.Combine(Path.GetTempPath(), $"mcpedge-process-{Guid.NewGuid():N}.json");
         await File.WriteAllTextAsync(configFile, JsonSerializer.Serialize(new
         {
-            Logging = new { LogLevel = new { Default = "Warning", McpEdge = "Information" } },
+            Logging = logging ?? new { LogLevel = new { Default = "Warning", McpEdge = "Information" } },
             McpEdge = mcpEdgeSection,
         }));
         var port = PeerProcess.FreePort();
@@ -47,8 +51,8 @@ public sealed class EdgeProcess : IAsyncDisposable
         };
         var process = Process.Start(start)!;
         var edge = new EdgeProcess(process, configFile, new Uri($"http://127.0.0.1:{port}/"));
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { edge.Output.Enqueue(e.Data); } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { edge.Output.Enqueue(e.Data); } };
+        process.OutputDataReceived += (_, e) => edge.Received(e.Data);
+        process.ErrorDataReceived += (_, e) => edge.Received(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         try
@@ -61,6 +65,51 @@ public sealed class EdgeProcess : IAsyncDisposable
             throw;
         }
         return edge;
+    }
+
+    private readonly Lock _outputLock = new();
+    private TaskCompletionSource _outputArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private void Received(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+        Output.Enqueue(line);
+        TaskCompletionSource arrived;
+        lock (_outputLock)
+        {
+            arrived = _outputArrived;
+            _outputArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        arrived.TrySetResult();
+    }
+
+    /// <summary>The first output line matching <paramref name="match"/>, as soon as the process has written it; fails after <paramref name="patience"/>.</summary>
+    public async Task<string> WaitForOutputAsync(Func<string, bool> match, TimeSpan patience)
+    {
+        using var deadline = new CancellationTokenSource(patience);
+        while (true)
+        {
+            Task arrived;
+            lock (_outputLock)
+            {
+                arrived = _outputArrived.Task;
+            }
+            if (Output.FirstOrDefault(match) is { } line)
+            {
+                return line;
+            }
+            try
+            {
+                await arrived.WaitAsync(deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"no matching output line within {patience}; the process wrote:{Environment.NewLine}{string.Join(Environment.NewLine, Output)}");
+            }
+        }
     }
 
     private async Task WaitHealthyAsync(TimeSpan patience)

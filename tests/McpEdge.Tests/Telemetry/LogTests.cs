@@ -1,0 +1,78 @@
+using System.Net;
+using System.Text.Json;
+using McpEdge.Configuration;
+using McpEdge.Sessions;
+using McpEdge.Telemetry;
+using McpEdge.Tests.Infrastructure;
+
+namespace McpEdge.Tests.Telemetry;
+
+/// <summary>The edge's JSON logs, read from the standard output of a real edge process.</summary>
+public class LogTests
+{
+    private const string SessionSecret = "log-test session secret, 32+ characters long";
+
+    [Fact]
+    public async Task JsonLogLines_OfARequest_CarryRequestServerReplicaSessionMethodTool_AndNoSecret()
+    {
+        await using var sample = await TestSampleServer.StartAsync();
+        await using var edge = await EdgeProcess.StartAsync(
+            new { Servers = new { s = Mcp.Server(upstreams: sample.Url) }, Sessions = new { Keys = new[] { SessionSecret } } },
+            new { Format = "json", LogLevel = new Dictionary<string, string> { ["Default"] = "Warning", [EdgeLogging.AccessCategory] = "Information" } });
+        using var client = new HttpClient { BaseAddress = edge.BaseAddress };
+        const string bearer = "Bearer sk-live-0123456789abcdef";
+        const string argument = "the-secret-argument-4242";
+
+        using var initialize = Mcp.Post("/mcp/s", Mcp.Initialize);
+        initialize.Headers.TryAddWithoutValidation("Authorization", bearer);
+        using var initialized = await client.SendAsync(initialize);
+        var token = initialized.Headers.GetValues("Mcp-Session-Id").Single();
+        using var call = Mcp.Post("/mcp/s", $$$$"""{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"{{{{argument}}}}"}}}""", token);
+        call.Headers.TryAddWithoutValidation("Authorization", bearer);
+        using var answered = await client.SendAsync(call);
+        Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+        Assert.Contains(argument, await answered.Content.ReadAsStringAsync()); // it did reach the upstream and back
+
+        var line = await edge.WaitForOutputAsync(l => l.Contains("\"tools/call\"", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+        await edge.WaitForOutputAsync(l => l.Contains("\"initialize\"", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+
+        using var json = JsonDocument.Parse(line);
+        var root = json.RootElement;
+        Assert.Equal("Information", root.GetProperty("Level").GetString());
+        Assert.Matches("^[0-9a-f]{32}$", root.GetProperty("TraceId").GetString());
+        var properties = root.GetProperty("Properties");
+        Assert.Equal(EdgeLogging.AccessCategory, properties.GetProperty("SourceContext").GetString());
+        Assert.False(string.IsNullOrEmpty(properties.GetProperty("RequestId").GetString()));
+        Assert.Equal("s", properties.GetProperty("Server").GetString());
+        Assert.Equal("tools/call", properties.GetProperty("Method").GetString());
+        Assert.Equal("echo", properties.GetProperty("Tool").GetString());
+        Assert.Equal(McpProxyConfigBuilder.DestinationId(new Uri(sample.Url)), properties.GetProperty("Replica").GetString());
+        Assert.Equal(200, properties.GetProperty("StatusCode").GetInt32());
+        Assert.Equal(RequestLogScope.Hash(token), properties.GetProperty("Session").GetString());
+
+        // The initialize line names the session the edge issued, by the same hash.
+        var initializeLine = JsonDocument.Parse(edge.Output.First(l => l.Contains("\"initialize\"", StringComparison.Ordinal))).RootElement;
+        Assert.Equal(RequestLogScope.Hash(token), initializeLine.GetProperty("Properties").GetProperty("Session").GetString());
+
+        // Every line is one JSON object; levels come from the configuration (no Information from ASP.NET Core).
+        var lines = edge.Output.ToArray();
+        Assert.All(lines, l => Assert.Equal(JsonValueKind.Object, JsonDocument.Parse(l).RootElement.ValueKind));
+        Assert.DoesNotContain(lines, l => l.Contains("Microsoft.AspNetCore.Hosting.Diagnostics", StringComparison.Ordinal));
+
+        // No secrets: the bearer token, the tool's arguments, the sealed token, the upstream's own session id.
+        using var sealer = new SessionTokenSealer(SessionKeyRing.FromOptions(new McpSessionOptions { Keys = [SessionSecret] }));
+        Assert.True(sealer.TryOpen(SessionTokenKind.StreamableHttp, "s", token, out var target));
+        foreach (var secret in new[] { "sk-live-0123456789abcdef", argument, token, target.UpstreamValue })
+        {
+            Assert.DoesNotContain(lines, l => l.Contains(secret, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public async Task UnknownLogFormat_IsAConfigurationError()
+    {
+        var error = await Assert.ThrowsAsync<McpEdgeConfigurationException>(() =>
+            TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: "http://127.0.0.1:9/mcp") } }, "--Logging:Format=xml"));
+        Assert.Contains("Logging:Format", error.Message);
+    }
+}
