@@ -142,23 +142,8 @@ public class MetricsTests
         }
     }
 
-    private static async Task<(int Exit, string Output)> PromtoolAsync(string[] args, string? stdin)
-    {
-        var promtool = Process.Start(new ProcessStartInfo("promtool", args)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        }) ?? throw new InvalidOperationException("promtool (Debian package prometheus) is needed: .ci/run installs it");
-        if (stdin is not null)
-        {
-            await promtool.StandardInput.WriteAsync(stdin);
-        }
-        promtool.StandardInput.Close();
-        var output = await promtool.StandardOutput.ReadToEndAsync() + await promtool.StandardError.ReadToEndAsync();
-        await promtool.WaitForExitAsync();
-        return (promtool.ExitCode, output);
-    }
+    /// <summary>promtool (Debian package prometheus; .ci/run installs it).</summary>
+    internal static Task<(int Exit, string Output)> PromtoolAsync(string[] args, string? stdin) => Tool.RunAsync("promtool", args, stdin);
 
     private static string Series(string name, string labels, string value) =>
         Regex.Escape(name + "{" + labels.Trim() + "} " + value) + "\n";

@@ -1,0 +1,138 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using McpEdge.Tests.EndToEnd;
+using McpEdge.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace McpEdge.Tests.Deployment;
+
+/// <summary>The Dockerfile and the Helm chart, checked without Docker, helm or a cluster (see <see cref="ChartCheck"/>).</summary>
+public class DeploymentTests(ITestOutputHelper output)
+{
+    private static string Dockerfile => Path.Combine(ChartCheck.Root, "Dockerfile");
+
+    [Fact]
+    public async Task Dockerfile_PassesDockerfilelintAndDockerfileUtils()
+    {
+        var bin = Path.Combine(ChartCheck.DeployDirectory, "node_modules", ".bin");
+        var (lintExit, lint) = await Tool.RunAsync(Path.Combine(bin, "dockerfilelint"), [Dockerfile]);
+        Assert.True(lintExit == 0, "dockerfilelint: " + lint);
+        var (utilsExit, utils) = await Tool.RunAsync(Path.Combine(bin, "dockerfile-utils"), ["lint", Dockerfile]);
+        Assert.True(utilsExit == 0 && utils.Trim().Length == 0, "dockerfile-utils lint: " + utils);
+    }
+
+    [Fact]
+    public async Task Dockerfile_BuildsInStages_RestoresLikeTheBuild_RunsAsNonRoot_On8080_AndStopsWithSigterm()
+    {
+        var lines = (await File.ReadAllLinesAsync(Dockerfile)).Where(l => l.Length > 0 && !l.StartsWith('#')).ToArray();
+        var stages = lines.Select((l, i) => (l, i)).Where(x => x.l.StartsWith("FROM ", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(2, stages.Length);
+        Assert.Matches(@"^FROM mcr\.microsoft\.com/dotnet/sdk:\S+ AS build$", stages[0].l);
+        Assert.Matches(@"^FROM mcr\.microsoft\.com/dotnet/aspnet:\S+ AS runtime$", stages[1].l);
+        var build = lines[stages[0].i..stages[1].i];
+        var runtime = lines[stages[1].i..];
+
+        // YARP comes from Directory.Build.targets (PackageDownload), copied before the restore.
+        var copyTargets = Array.FindIndex(build, l => l.Contains("Directory.Build.targets", StringComparison.Ordinal) && l.StartsWith("COPY", StringComparison.Ordinal));
+        var restore = Array.FindIndex(build, l => l.StartsWith("RUN dotnet restore", StringComparison.Ordinal));
+        Assert.InRange(copyTargets, 0, restore - 1);
+        Assert.Contains(build, l => l.StartsWith("RUN dotnet publish", StringComparison.Ordinal) && l.Contains("--no-restore", StringComparison.Ordinal));
+
+        var user = Assert.Single(runtime, l => l.StartsWith("USER ", StringComparison.Ordinal));
+        Assert.DoesNotMatch(@"^USER\s+(root|0)(:|$)", user);
+        Assert.Contains("EXPOSE 8080", runtime);
+        Assert.Contains("STOPSIGNAL SIGTERM", runtime);
+        Assert.Contains(runtime, l => l.Contains("ASPNETCORE_URLS=http://+:8080", StringComparison.Ordinal));
+        Assert.Contains(runtime, l => l.Contains("MCPEDGE_CONFIG=/etc/mcpedge/mcpedge.json", StringComparison.Ordinal));
+        Assert.Equal("""ENTRYPOINT ["dotnet", "McpEdge.dll"]""", runtime[^1]);
+    }
+
+    [Fact]
+    public async Task Chart_Defaults_RenderValidateLintAndStartAnEdge()
+    {
+        var result = await ChartCheck.RunAsync();
+        output.WriteLine(result.Output);
+        Assert.True(result.FailedStage is null, $"{result.FailedStage}: {result.Output}");
+
+        foreach (var kind in new[] { "Deployment", "Service", "ConfigMap", "Secret", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ServiceAccount" })
+        {
+            Assert.Contains($"\nkind: {kind}\n", result.Manifest);
+        }
+        Assert.DoesNotContain("kind: ServiceMonitor", result.Manifest);
+        Assert.Contains("path: /healthz", result.Manifest);
+        Assert.Contains("path: /readyz", result.Manifest);
+        Assert.Contains("readOnlyRootFilesystem: true", result.Manifest);
+        Assert.Contains("runAsNonRoot: true", result.Manifest);
+        // preStop (5 s) + drain (25 s) + 5 s of margin; the drain is the edge's ShutdownGracePeriod.
+        Assert.Contains("terminationGracePeriodSeconds: 35", result.Manifest);
+        using var config = JsonDocument.Parse(await File.ReadAllTextAsync(result.ConfigFile));
+        var edge = config.RootElement.GetProperty("McpEdge");
+        Assert.Equal("00:00:25", edge.GetProperty("Streaming").GetProperty("ShutdownGracePeriod").GetString());
+        Assert.Equal("/etc/mcpedge/session-keys/keys", edge.GetProperty("Sessions").GetProperty("KeyFile").GetString());
+        Assert.Contains("edge-mcpedge.mcp.svc.cluster.local", edge.GetProperty("Security").GetProperty("AllowedHosts").EnumerateArray().Select(h => h.GetString()));
+        Assert.Equal("json", config.RootElement.GetProperty("Logging").GetProperty("Format").GetString());
+    }
+
+    [Fact]
+    public async Task Chart_WithMonitoringAndAnExistingSecret_IsValid_AndItsAlertRulesPassPromtool()
+    {
+        var result = await ChartCheck.RunAsync("""
+            autoscaling: { enabled: false }
+            replicaCount: 3
+            sessionKeys: { existingSecret: mcpedge-keys }
+            metrics:
+              serviceMonitor: { enabled: true, labels: { release: prometheus } }
+              prometheusRule: { enabled: true, upstreamErrorRatio: 0.1 }
+            drain: { gracePeriodSeconds: 90, preStopSeconds: 10 }
+            servers:
+              github:
+                Upstreams: [ "http://github-mcp.mcp:3001/mcp", "http://github-mcp-2.mcp:3001/mcp" ]
+                LoadBalancingPolicy: ConsistentHash
+                LoadBalancing: { HashKey: "header:X-Tenant-Id" }
+              legacy:
+                Transport: sse
+                Upstreams: [ "http://legacy-mcp.mcp:3001/sse" ]
+            """);
+        Assert.True(result.FailedStage is null, $"{result.FailedStage}: {result.Output}");
+        Assert.Contains("kind: ServiceMonitor", result.Manifest);
+        Assert.Contains("kind: PrometheusRule", result.Manifest);
+        Assert.DoesNotContain("kind: Secret", result.Manifest);
+        Assert.DoesNotContain("kind: HorizontalPodAutoscaler", result.Manifest);
+        Assert.Contains("replicas: 3", result.Manifest);
+        Assert.Contains("secretName: mcpedge-keys", result.Manifest);
+        Assert.Contains("terminationGracePeriodSeconds: 105", result.Manifest);
+        Assert.Contains("\"ShutdownGracePeriod\": \"00:01:30\"", await File.ReadAllTextAsync(result.ConfigFile));
+        Assert.Single(Directory.GetFiles(result.Directory, "*.rules.yaml"));
+    }
+
+    /// <summary>A broken value fails the check, at the stage that catches it.</summary>
+    [Theory]
+    [InlineData("service: { port: http }", "schema", "values.service.port: must be integer")]
+    [InlineData("servers: null", "schema", "must have required property 'servers'")]
+    [InlineData("servers: { s: { Upstreams: [ \"ftp://x/mcp\" ] } }", "schema", "must match pattern")]
+    [InlineData("sessionKeys: { keys: [ short ] }", "schema", "must NOT have fewer than 32 characters")]
+    [InlineData("resources: { limits: { memory: lots } }", "schema", "values.resources.limits.memory")]
+    [InlineData("logging: { format: xml }", "schema", "must be equal to one of the allowed values")]
+    [InlineData("autoscaling: { minReplicas: 5, maxReplicas: 2 }", "kubernetes", "minReplicas > maxReplicas")]
+    [InlineData("securityContext: { runAsUser: root }", "kubernetes", "runAsUser must be integer")]
+    [InlineData("podSecurityContext: { seccompProfile: { type: Sometimes } }", "kubernetes", "seccompProfile/type must be equal to one of the allowed values")]
+    [InlineData("servers: { s: { Upstreams: [ \"http://x/mcp\" ], LoadBalancingPolicy: Fastest } }", "edge", "LoadBalancingPolicy")]
+    [InlineData("edge: { Streaming: { KeepAliveInterval: \"-00:00:01\" } }", "edge", "KeepAliveInterval")]
+    public async Task Chart_BrokenValue_FailsTheCheck(string values, string stage, string expected)
+    {
+        var result = await ChartCheck.RunAsync(values);
+        output.WriteLine($"{result.FailedStage}: {result.Output}");
+        Assert.Equal(stage, result.FailedStage);
+        Assert.Contains(expected, result.Output);
+    }
+
+    [Fact]
+    public async Task Readme_ValuesReference_NamesEveryTopLevelValue()
+    {
+        var readme = await File.ReadAllTextAsync(Path.Combine(ChartCheck.Root, "README.md"));
+        var values = await File.ReadAllLinesAsync(Path.Combine(ChartCheck.Chart, "values.yaml"));
+        var keys = values.Select(l => Regex.Match(l, @"^([A-Za-z]+):")).Where(m => m.Success).Select(m => m.Groups[1].Value).ToArray();
+        Assert.NotEmpty(keys);
+        Assert.All(keys, key => Assert.Contains($"`{key}", readme));
+    }
+}
