@@ -30,6 +30,50 @@ public sealed record McpEdgeOptions
 
     /// <summary>The list cache's memory. See <see cref="CachingOptions"/>; per-server settings are in <see cref="McpServerOptions.Cache"/>.</summary>
     public CachingOptions Caching { get; init; } = new();
+
+    /// <summary>Traces and OTLP export. See <see cref="TelemetryOptions"/>.</summary>
+    public TelemetryOptions Telemetry { get; init; } = new();
+}
+
+/// <summary>
+/// Tracing and OpenTelemetry Protocol export. Read at start-up; a change needs a restart.
+/// Spans follow the OpenTelemetry semantic conventions for MCP (one span per JSON-RPC message).
+/// </summary>
+public sealed record TelemetryOptions
+{
+    /// <summary>Spans per JSON-RPC message (activity source <c>McpEdge</c>), also without OTLP (for an in-process listener). Default true.</summary>
+    public bool Traces { get; init; } = true;
+
+    /// <summary>OTLP export; off while <see cref="OtlpOptions.Endpoint"/> is empty.</summary>
+    public OtlpOptions Otlp { get; init; } = new();
+}
+
+/// <summary>Export of traces and metrics with the OpenTelemetry Protocol (OpenTelemetry.Exporter.OpenTelemetryProtocol 1.20.1).</summary>
+public sealed record OtlpOptions
+{
+    /// <summary>The collector, e.g. <c>http://otel-collector:4317</c> (gRPC) or <c>http://otel-collector:4318</c> (HTTP). Empty: no export.</summary>
+    public string? Endpoint { get; init; }
+
+    /// <summary><c>grpc</c> (default) or <c>http/protobuf</c> (the exporter appends <c>/v1/traces</c> and <c>/v1/metrics</c> to the endpoint).</summary>
+    public string Protocol { get; init; } = "grpc";
+
+    /// <summary>Export spans. Default true.</summary>
+    public bool Traces { get; init; } = true;
+
+    /// <summary>Export the metrics of <c>/metrics</c> as well. Default true.</summary>
+    public bool Metrics { get; init; } = true;
+
+    /// <summary>Share of new traces sampled (0–1); a sampled parent (<c>traceparent</c> flag) is always followed. Default 1.</summary>
+    public double SamplingRatio { get; init; } = 1.0;
+
+    /// <summary>How often metrics are pushed. Default 15 s.</summary>
+    public TimeSpan MetricsInterval { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>The <c>service.name</c> resource attribute. Default <c>mcpedge</c>.</summary>
+    public string ServiceName { get; init; } = "mcpedge";
+
+    /// <summary>Extra headers for the collector (e.g. an API key): <c>name=value</c> pairs separated by commas, as <c>OTEL_EXPORTER_OTLP_HEADERS</c>.</summary>
+    public string? Headers { get; init; }
 }
 
 /// <summary>Memory of the list cache (shared by all servers). Read at start-up; a change needs a restart.</summary>

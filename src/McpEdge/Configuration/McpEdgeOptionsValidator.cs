@@ -164,6 +164,25 @@ public static partial class McpEdgeOptionsValidator
             errors.Add($"{prefix}:Caching:MaxEntryBytes: '{options.Caching.MaxEntryBytes}' must be between 1024 and Caching:MaxBytes (bytes; default 1048576).");
         }
 
+        var otlp = options.Telemetry.Otlp;
+        if (!string.IsNullOrEmpty(otlp.Endpoint) && (!Uri.TryCreate(otlp.Endpoint, UriKind.Absolute, out var collector) || collector.Scheme is not ("http" or "https")))
+        {
+            errors.Add($"{prefix}:Telemetry:Otlp:Endpoint: '{otlp.Endpoint}' is not an absolute http(s) URL (e.g. http://otel-collector:4317).");
+        }
+        if (otlp.Protocol is not ("grpc" or "http/protobuf"))
+        {
+            errors.Add($"{prefix}:Telemetry:Otlp:Protocol: '{otlp.Protocol}' is not grpc or http/protobuf.");
+        }
+        if (otlp.SamplingRatio is < 0 or > 1 || double.IsNaN(otlp.SamplingRatio))
+        {
+            errors.Add($"{prefix}:Telemetry:Otlp:SamplingRatio: '{otlp.SamplingRatio}' must be between 0 and 1.");
+        }
+        Positive(errors, $"{prefix}:Telemetry:Otlp:MetricsInterval", otlp.MetricsInterval, "00:00:15");
+        if (string.IsNullOrWhiteSpace(otlp.ServiceName))
+        {
+            errors.Add($"{prefix}:Telemetry:Otlp:ServiceName: must not be empty (default mcpedge).");
+        }
+
         var messages = options.Messages;
         if (messages.MaxBytes is < 1024 or > MessageOptions.MaxMaxBytes)
         {

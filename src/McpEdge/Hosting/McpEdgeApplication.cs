@@ -78,6 +78,7 @@ public static partial class McpEdgeApplication
             () => sp.GetRequiredService<ListCache>().Evictions.Add(1)));
         services.AddSingleton<ListCache>();
         services.AddSingleton<Telemetry.MetricsEndpoint>();
+        services.AddSingleton<Telemetry.OtlpExport>();
         services.AddSingleton<Telemetry.EdgeMetrics>();
         services.AddSingleton<StreamingMetrics>();
         services.AddSingleton<DrainReporter>();
@@ -107,6 +108,7 @@ public static partial class McpEdgeApplication
         // Listen to the meters before the first request; the gauges and reload counters exist from now on.
         app.Services.GetRequiredService<Telemetry.MetricsEndpoint>();
         app.Services.GetRequiredService<Telemetry.EdgeMetrics>();
+        app.Services.GetRequiredService<Telemetry.OtlpExport>();
 
         var drain = app.Services.GetRequiredService<DrainReporter>();
         app.Use(drain.TrackAsync);
@@ -117,6 +119,7 @@ public static partial class McpEdgeApplication
             proxy.UseMiddleware<Telemetry.RequestTelemetryMiddleware>();
             proxy.UseMiddleware<JsonRpcMessageMiddleware>();
             proxy.UseMiddleware<Batching.BatchSplitMiddleware>();
+            proxy.UseMiddleware<Telemetry.McpTracingMiddleware>();
             proxy.UseMiddleware<StreamLimitMiddleware>();
             proxy.UseMiddleware<RateLimiting.RateLimitMiddleware>();
             proxy.UseMiddleware<SessionRoutingMiddleware>();

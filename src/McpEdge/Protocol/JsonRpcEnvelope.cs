@@ -52,10 +52,13 @@ public readonly struct JsonRpcEnvelope
     private readonly int _uriLength;
     private readonly int _cursorStart;
     private readonly int _cursorLength;
+    private readonly int _metaStart;
+    private readonly int _metaLength;
 
     private JsonRpcEnvelope(JsonRpcKind kind, string? method, int batchCount, (int Start, int Length) id, (int, int) name, (int, int) uri, (int, int) cursor,
-        bool paramsBeyondCursor = false)
+        bool paramsBeyondCursor = false, (int, int) meta = default)
     {
+        (_metaStart, _metaLength) = meta;
         ParamsBeyondCursor = paramsBeyondCursor;
         Kind = kind;
         Method = method;
@@ -106,6 +109,12 @@ public readonly struct JsonRpcEnvelope
         McpMethods.ResourcesRead => StringAt(body, _uriStart, _uriLength),
         _ => null,
     };
+
+    /// <summary>Where <c>params._meta</c> (a JSON object) starts in the body; 0 with <see cref="MetaLength"/> 0 when absent.</summary>
+    public int MetaOffset => _metaStart;
+
+    /// <summary>The raw <c>params._meta</c> object's length in bytes (0 when absent or not an object).</summary>
+    public int MetaLength => _metaLength;
 
     /// <summary><c>params.cursor</c> (pagination, MCP 2025-11-25 <c>server/utilities/pagination.mdx</c>), or null. Allocates the string.</summary>
     public string? GetCursor(ReadOnlySpan<byte> body) => StringAt(body, _cursorStart, _cursorLength);
@@ -180,7 +189,7 @@ public readonly struct JsonRpcEnvelope
         string? fault = null;
         var version = false;
         string? method = null;
-        (int, int) id = default, name = default, uri = default, cursor = default;
+        (int, int) id = default, name = default, uri = default, cursor = default, meta = default;
         var idIsNull = false;
         var paramsBeyondCursor = false;
         var hasResult = false;
@@ -233,7 +242,7 @@ public readonly struct JsonRpcEnvelope
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.StartObject)
                 {
-                    paramsBeyondCursor = ScanParams(ref reader, ref name, ref uri, ref cursor);
+                    paramsBeyondCursor = ScanParams(ref reader, ref name, ref uri, ref cursor, ref meta);
                 }
                 else if (reader.TokenType == JsonTokenType.StartArray)
                 {
@@ -289,22 +298,31 @@ public readonly struct JsonRpcEnvelope
             (kind, fault) = (JsonRpcKind.None, "a message needs a method, or an id with a result or an error");
         }
 
-        envelope = new JsonRpcEnvelope(kind, method, 0, idIsNull && kind == JsonRpcKind.None ? default : id, name, uri, cursor, paramsBeyondCursor);
+        envelope = new JsonRpcEnvelope(kind, method, 0, idIsNull && kind == JsonRpcKind.None ? default : id, name, uri, cursor, paramsBeyondCursor, meta);
         return fault is null ? JsonRpcParseStatus.Ok : Invalid(out reason, fault);
     }
 
     /// <summary>
     /// Records <c>name</c>, <c>uri</c> and <c>cursor</c> (string members directly in <c>params</c>) and
-    /// skips the rest; true when a member other than <c>cursor</c> and <c>_meta</c> was seen.
+    /// where the <c>_meta</c> object is, and skips the rest; true when a member other than
+    /// <c>cursor</c> and <c>_meta</c> was seen.
     /// </summary>
-    private static bool ScanParams(ref Utf8JsonReader reader, ref (int, int) name, ref (int, int) uri, ref (int, int) cursor)
+    private static bool ScanParams(ref Utf8JsonReader reader, ref (int, int) name, ref (int, int) uri, ref (int, int) cursor, ref (int, int) meta)
     {
         var beyondCursor = false;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var member = reader.ValueTextEquals("name"u8) ? 1 : reader.ValueTextEquals("uri"u8) ? 2 : reader.ValueTextEquals("cursor"u8) ? 3 : 0;
-            beyondCursor |= member != 3 && !reader.ValueTextEquals("_meta"u8);
+            var isMeta = member == 0 && reader.ValueTextEquals("_meta"u8);
+            beyondCursor |= member != 3 && !isMeta;
             reader.Read();
+            if (isMeta && reader.TokenType == JsonTokenType.StartObject)
+            {
+                var start = (int)reader.TokenStartIndex;
+                reader.Skip();
+                meta = (start, (int)(reader.BytesConsumed - start));
+                continue;
+            }
             if (member == 0 || reader.TokenType != JsonTokenType.String)
             {
                 reader.Skip();

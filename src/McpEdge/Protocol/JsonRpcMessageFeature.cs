@@ -25,6 +25,12 @@ public sealed class JsonRpcMessageFeature
     /// <summary>The body (valid while the request runs; the buffer goes back to the pool after it).</summary>
     public ReadOnlyMemory<byte> Body => _buffer.AsMemory(0, Length);
 
+    /// <summary>
+    /// The body, writable, for an in-place rewrite that keeps its length (the trace context in
+    /// <c>params._meta</c>); the request forwarded upstream reads this buffer.
+    /// </summary>
+    internal Span<byte> WritableBody => _buffer.AsSpan(0, Length);
+
     /// <summary>The parsed top level.</summary>
     public JsonRpcEnvelope Envelope { get; }
 

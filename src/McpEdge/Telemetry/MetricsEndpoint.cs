@@ -62,10 +62,12 @@ public sealed class MetricsEndpoint : IDisposable
     /// dropped, so a scrape shows this edge only. Meters without a factory (<c>System.Runtime</c>, the
     /// static <c>System.Net.Http</c> meter) are process-wide and kept.
     /// </param>
-    public MetricsEndpoint(IMeterFactory meterFactory)
+    /// <param name="config">For the OTLP export (<see cref="OtlpExport"/>), which, when configured, gets a periodic reader on the same provider.</param>
+    public MetricsEndpoint(IMeterFactory meterFactory, Configuration.McpEdgeConfigState config)
     {
         _reader = new BaseExportingMetricReader(_exporter) { TemporalityPreference = MetricReaderTemporalityPreference.Cumulative };
-        _provider = Sdk.CreateMeterProviderBuilder()
+        var builder = Sdk.CreateMeterProviderBuilder();
+        _provider = OtlpExport.AddMetrics(builder, config.Current.Telemetry.Otlp)
             .AddMeter(Meters)
             .AddView(instrument =>
                 instrument.Meter.Scope is IMeterFactory other && !ReferenceEquals(other, meterFactory) ? MetricStreamConfiguration.Drop
