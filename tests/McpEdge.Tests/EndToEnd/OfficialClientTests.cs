@@ -85,22 +85,38 @@ public class OfficialClientTests(EverythingFixture fixture)
     [Fact]
     public async Task StandaloneGetStream_DeliversServerNotification()
     {
-        var listChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Notifications unrelated to a request go to the standalone GET stream. server-everything sends
+        // tools/list_changed right after notifications/initialized, which can reach it before the GET
+        // stream does (two connections; it drops what it cannot deliver), so also turn on its simulated
+        // logging: one notifications/message now and one every 5 s, all on the GET stream.
+        var notified = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var handlers = new McpClientHandlers
         {
             NotificationHandlers =
             [
                 new("notifications/tools/list_changed", (_, _) =>
                 {
-                    listChanged.TrySetResult();
+                    notified.TrySetResult("notifications/tools/list_changed");
+                    return ValueTask.CompletedTask;
+                }),
+                new("notifications/message", (_, _) =>
+                {
+                    notified.TrySetResult("notifications/message");
                     return ValueTask.CompletedTask;
                 }),
             ],
         };
 
         await using var client = await ConnectAsync(fixture.EverythingUrl, HttpTransportMode.StreamableHttp, handlers);
-
-        await listChanged.Task.WaitAsync(Patience);
+        await client.CallToolAsync("toggle-simulated-logging");
+        try
+        {
+            Assert.StartsWith("notifications/", await notified.Task.WaitAsync(Patience));
+        }
+        finally
+        {
+            await client.CallToolAsync("toggle-simulated-logging"); // off again
+        }
     }
 
     [Fact]
