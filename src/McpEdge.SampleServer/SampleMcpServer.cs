@@ -19,7 +19,8 @@ namespace McpEdge.SampleServer;
 /// <c>notifications/progress</c> every <c>delayMs</c>), <c>notify</c> (sends a
 /// <c>notifications/message</c> on the session's GET stream). A request for protocol version
 /// 2026-07-28 (e.g. <c>server/discover</c>) gets 400 with the supported versions, so clients fall
-/// back to <c>initialize</c>.
+/// back to <c>initialize</c>, unless the server runs with <c>--stateless true</c>: then 2026-07-28
+/// requests are served without a session (see <c>StatelessAsync</c>).
 /// <para>
 /// Streams are resumable as 2025-11-25 <c>basic/transports.mdx</c> describes ("Resumability and
 /// Redelivery"): every SSE event has an id <c>{stream}-{seq}</c> (stream 0 is the session's GET
@@ -38,6 +39,9 @@ public static class SampleMcpServer
     public const int RetryMilliseconds = 1000;
 
     private const string ResumableVersion = "2025-11-25";
+
+    /// <summary>The stateless revision, served only with <c>--stateless true</c> (otherwise 400, so clients fall back to <c>initialize</c>).</summary>
+    public const string StatelessVersion = "2026-07-28";
 
     private static readonly ConcurrentDictionary<(int Port, string Id), Session> Sessions = new();
 
@@ -85,8 +89,9 @@ public static class SampleMcpServer
             builder.WebHost.UseUrls("http://127.0.0.1:5101");
         }
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        var stateless = builder.Configuration.GetValue<bool>("stateless");
         var app = builder.Build();
-        app.MapPost("/mcp", PostAsync);
+        app.MapPost("/mcp", context => PostAsync(context, stateless));
         app.MapGet("/mcp", GetAsync);
         app.MapDelete("/mcp", Delete);
         return app;
@@ -94,7 +99,7 @@ public static class SampleMcpServer
 
     private static string ReplicaId(HttpContext context) => $"replica-{context.Connection.LocalPort}";
 
-    private static async Task PostAsync(HttpContext context)
+    private static async Task PostAsync(HttpContext context, bool stateless)
     {
         JsonNode? message;
         try
@@ -113,6 +118,11 @@ public static class SampleMcpServer
         }
 
         var version = context.Request.Headers["MCP-Protocol-Version"].ToString();
+        if (stateless && version == StatelessVersion)
+        {
+            await StatelessAsync(context, request);
+            return;
+        }
         if (version.Length > 0 && !SupportedVersions.Contains(version))
         {
             await WriteJsonAsync(context, 400, Error(request["id"], -32602, "Unsupported protocol version",
@@ -181,6 +191,43 @@ public static class SampleMcpServer
                 await WriteJsonAsync(context, 200, Error(id, -32601, $"Method not found: {method}"));
                 return;
         }
+    }
+
+    /// <summary>
+    /// A 2026-07-28 request (with <c>--stateless true</c>): no session, every request stands alone
+    /// (2026-07-28 basic/transports/streamable-http.mdx). <c>server/discover</c>, <c>ping</c>,
+    /// <c>tools/list</c> and the tools <c>echo</c>, <c>add</c>, <c>whoami</c>; notifications get 202.
+    /// </summary>
+    private static async Task StatelessAsync(HttpContext context, JsonObject request)
+    {
+        var method = request["method"]?.GetValue<string>();
+        var id = request["id"];
+        if (method is null || id is null)
+        {
+            context.Response.StatusCode = StatusCodes.Status202Accepted;
+            return;
+        }
+        var parameters = request["params"] as JsonObject;
+        var arguments = parameters?["arguments"] as JsonObject ?? [];
+        var answer = (method, parameters?["name"]?.GetValue<string>()) switch
+        {
+            ("server/discover", _) => Result(id, new JsonObject
+            {
+                ["resultType"] = "complete",
+                ["supportedVersions"] = new JsonArray(StatelessVersion),
+                ["capabilities"] = new JsonObject { ["tools"] = new JsonObject() },
+                ["_meta"] = new JsonObject { ["io.modelcontextprotocol/serverInfo"] = new JsonObject { ["name"] = "mcpedge-sample", ["version"] = "1.0.0" } },
+            }),
+            ("ping", _) => Result(id, new JsonObject()),
+            ("tools/list", _) => Result(id, new JsonObject { ["resultType"] = "complete", ["tools"] = Tools() }),
+            ("tools/call", "echo") => Result(id, Text($"Echo: {arguments["text"]?.ToString()}")),
+            ("tools/call", "add") => Result(id, Text(((arguments["a"]?.GetValue<double>() ?? 0) + (arguments["b"]?.GetValue<double>() ?? 0))
+                .ToString(System.Globalization.CultureInfo.InvariantCulture))),
+            ("tools/call", "whoami") => Result(id, Text($"{ReplicaId(context)} stateless")),
+            ("tools/call", var tool) => Error(id, -32602, $"Unknown tool (stateless): {tool}"),
+            _ => Error(id, -32601, $"Method not found: {method}"),
+        };
+        await WriteJsonAsync(context, 200, answer);
     }
 
     private static async Task CallToolAsync(HttpContext context, JsonNode id, JsonObject? parameters, string session, Session state)

@@ -1,0 +1,98 @@
+using System.Globalization;
+using McpEdge.LoadTests.Engine;
+using McpEdge.LoadTests.Reports;
+using McpEdge.LoadTests.Scenarios;
+using McpEdge.LoadTests.Targets;
+
+namespace McpEdge.LoadTests;
+
+/// <summary>
+/// The command line:
+/// <code>
+/// McpEdge.LoadTests smoke [--out DIR]
+/// McpEdge.LoadTests run [--scenarios NAME,NAME|all] [--target self|URL] [--limited URL]
+///                       [--rate PER_SECOND] [--duration SECONDS] [--load SIMULATION] [--out DIR]
+/// </code>
+/// <c>smoke</c> runs every scenario for 3 s at 40 requests/s against the self-hosted target and
+/// fails (exit 1) if a scenario's check fails. <c>run</c> defaults to <c>all</c>, the self-hosted
+/// target (the bundled sample server, three replicas, behind an edge in this process), 200/s and
+/// 10 s; <c>--load</c> (<c>inject:RATE:SECONDS</c>, <c>ramp:FROM:TO:SECONDS</c>,
+/// <c>constant:COPIES:SECONDS</c>) replaces every scenario's own simulation. Reports: <c>DIR/load-report.md</c> and <c>DIR/load-report.html</c> (default DIR
+/// <c>load-tests/reports</c>); the Markdown also goes to standard output.
+/// </summary>
+public static class LoadTestProgram
+{
+    /// <summary>Runs the command; 0 when every check passed, 1 when one failed, 2 for a usage error.</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellation = default)
+    {
+        if (args.Length == 0 || args[0] is not ("smoke" or "run"))
+        {
+            await output.WriteLineAsync("usage: McpEdge.LoadTests smoke [--out DIR] | run [--scenarios a,b|all] [--target self|URL] [--limited URL] [--rate N] [--duration S] [--load inject:R:S|ramp:A:B:S|constant:N:S] [--out DIR]");
+            return 2;
+        }
+        var smoke = args[0] == "smoke";
+        string Option(string name, string fallback)
+        {
+            var i = Array.IndexOf(args, name);
+            return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+        }
+        var names = Option("--scenarios", "all") is "all" ? McpScenarios.Names : Option("--scenarios", "all").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var unknown = names.Except(McpScenarios.Names).ToArray();
+        if (unknown.Length > 0)
+        {
+            await output.WriteLineAsync($"unknown scenario(s): {string.Join(", ", unknown)}; known: {string.Join(", ", McpScenarios.Names)}");
+            return 2;
+        }
+        var rate = double.Parse(Option("--rate", smoke ? "40" : "200"), CultureInfo.InvariantCulture);
+        var duration = TimeSpan.FromSeconds(double.Parse(Option("--duration", smoke ? "3" : "10"), CultureInfo.InvariantCulture));
+        var outDir = Path.GetFullPath(Option("--out", Path.Combine("load-tests", "reports")));
+        var target = Option("--target", "self");
+
+        await using var self = target == "self" ? await SelfHosted.StartAsync() : null;
+        var endpoint = self?.Sample ?? new Uri(target);
+        var limited = self?.Limited ?? (Option("--limited", "") is { Length: > 0 } l ? new Uri(l) : null);
+        using var client = McpHttp.CreateClient();
+        var http = new McpHttp(client, endpoint);
+        LoadSimulation? load;
+        try
+        {
+            load = Option("--load", "") is { Length: > 0 } spec ? LoadSimulation.Parse(spec) : null;
+        }
+        catch (FormatException error)
+        {
+            await output.WriteLineAsync(error.Message);
+            return 2;
+        }
+        var options = new ScenarioOptions(endpoint, limited, rate, load?.During ?? duration, self, load);
+        var runner = new ScenarioRunner();
+        var results = new List<ScenarioResult>();
+        foreach (var name in names)
+        {
+            if ((name == "failover" && self is null) || (name == "rate-limit-burst" && limited is null))
+            {
+                await output.WriteLineAsync($"skipped {name}: it needs {(name == "failover" ? "the self-hosted target" : "--limited URL")}");
+                continue;
+            }
+            var scenario = McpScenarios.Create(name, options, http);
+            await output.WriteLineAsync($"running {name}: {scenario.Simulation} against {(name == "rate-limit-burst" ? limited : endpoint)}");
+            var stats = await runner.RunAsync(scenario, self is null ? endpoint.ToString() : "edge (self-hosted)", cancellation);
+            var summary = stats.Summarize();
+            results.Add(new ScenarioResult(name, scenario.Description, summary, stats.Windows(), scenario.Check(summary), scenario.Notes?.Invoke(summary)));
+        }
+
+        var title = $"McpEdge load test ({(smoke ? "smoke" : "run")}), {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC";
+        string[] context =
+        [
+            $"target: {(self is null ? endpoint.ToString() : $"self-hosted: {SelfHosted.ReplicaCount} sample replicas behind an edge in this process ({self.EdgeBase})")}",
+            $"machine: {Environment.ProcessorCount} cores, .NET {Environment.Version}",
+            $"command: McpEdge.LoadTests {string.Join(' ', args)}",
+        ];
+        Directory.CreateDirectory(outDir);
+        var markdown = RunReports.Markdown(title, results, context);
+        await File.WriteAllTextAsync(Path.Combine(outDir, "load-report.md"), markdown, cancellation);
+        await File.WriteAllTextAsync(Path.Combine(outDir, "load-report.html"), RunReports.Html(title, results, context), cancellation);
+        await output.WriteLineAsync(markdown);
+        await output.WriteLineAsync($"reports: {Path.Combine(outDir, "load-report.md")}, {Path.Combine(outDir, "load-report.html")}");
+        return results.All(r => r.Problem is null) && results.Count > 0 ? 0 : 1;
+    }
+}

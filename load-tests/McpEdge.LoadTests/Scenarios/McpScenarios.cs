@@ -1,0 +1,301 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json.Nodes;
+using McpEdge.LoadTests.Engine;
+using McpEdge.LoadTests.Targets;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace McpEdge.LoadTests.Scenarios;
+
+/// <summary>The scenarios' settings: where, how hard, how long.</summary>
+/// <param name="Endpoint">The MCP server URL under test (through the edge, or direct).</param>
+/// <param name="Limited">The rate-limited server's URL (the rate-limit scenario).</param>
+/// <param name="Rate">Requests (for <c>sessions</c>: sessions) per second of the open models.</param>
+/// <param name="Duration">How long each scenario runs.</param>
+/// <param name="SelfHosted">The in-process target, when the run owns it (the failover scenario needs it).</param>
+/// <param name="Load">Replaces every scenario's own load simulation when given (<c>--load</c>).</param>
+public sealed record ScenarioOptions(Uri Endpoint, Uri? Limited, double Rate, TimeSpan Duration, SelfHosted? SelfHosted, LoadSimulation? Load = null);
+
+/// <summary>
+/// The named scenarios: <c>stateless-call</c>, <c>sessions</c>, <c>long-streams</c>,
+/// <c>cached-list</c>, <c>rate-limit-burst</c>, <c>failover</c>. Each one's XML doc says what it
+/// sends and what its check expects.
+/// </summary>
+public static class McpScenarios
+{
+    /// <summary>Every scenario's name, in the order <c>all</c> runs them.</summary>
+    public static readonly string[] Names = ["stateless-call", "sessions", "long-streams", "cached-list", "rate-limit-burst", "failover"];
+
+    /// <summary>The scenario named <paramref name="name"/>.</summary>
+    /// <exception cref="ArgumentException">No such scenario.</exception>
+    public static Scenario Create(string name, ScenarioOptions options, McpHttp http) => name switch
+    {
+        "stateless-call" => StatelessCall(options, http),
+        "sessions" => Sessions(options),
+        "long-streams" => LongStreams(options, http),
+        "cached-list" => CachedList(options, http),
+        "rate-limit-burst" => RateLimitBurst(options, http),
+        "failover" => Failover(options, http),
+        _ => throw new ArgumentException($"unknown scenario '{name}'; known: {string.Join(", ", Names)}"),
+    };
+
+    /// <summary>
+    /// 2026-07-28 style: one stateless <c>tools/call</c> (<c>echo</c>) per request, no session,
+    /// <c>MCP-Protocol-Version</c>/<c>Mcp-Method</c>/<c>Mcp-Name</c> headers. Open model at the rate.
+    /// </summary>
+    public static Scenario StatelessCall(ScenarioOptions options, McpHttp http) => new()
+    {
+        Name = "stateless-call",
+        Description = "2026-07-28 stateless tools/call (echo), no session, HttpClient",
+        Simulation = options.Load ?? new LoadSimulation.Inject(options.Rate, options.Duration),
+        StepAsync = async context =>
+        {
+            using var request = http.Post($$$$"""{"jsonrpc":"2.0","id":{{{{context.Invocation}}}},"method":"tools/call","params":{"name":"echo","arguments":{"text":"load {{{{context.Invocation}}}}"}}}""",
+                "tools/call", "echo");
+            return await http.SendAsync(request, context.Cancellation);
+        },
+    };
+
+    /// <summary>
+    /// Whole sessions with the official C# SDK client (ModelContextProtocol.Core, pinned to
+    /// 2025-11-25): connect (<c>initialize</c>), <c>tools/list</c>, three <c>tools/call</c>, dispose
+    /// (DELETE). One step is one session; the rate is sessions per second (a fifth of the request rate).
+    /// </summary>
+    public static Scenario Sessions(ScenarioOptions options) => new()
+    {
+        Name = "sessions",
+        Description = "official C# SDK client: initialize, tools/list, 3 × tools/call, DELETE",
+        Simulation = options.Load ?? new LoadSimulation.Inject(Math.Max(1, options.Rate / 5), options.Duration),
+        StepAsync = async context =>
+        {
+            var transport = new HttpClientTransport(new HttpClientTransportOptions { Endpoint = options.Endpoint, TransportMode = HttpTransportMode.StreamableHttp, EnableStandaloneGetStream = false });
+            await using var client = await McpClient.CreateAsync(transport, new McpClientOptions
+            {
+                ClientInfo = new Implementation { Name = "mcpedge-load", Version = "1" },
+                ProtocolVersion = "2025-11-25",
+            }, cancellationToken: context.Cancellation);
+            var tools = await client.ListToolsAsync(cancellationToken: context.Cancellation);
+            if (tools.Count == 0)
+            {
+                return StepResult.Fail("no tools");
+            }
+            for (var i = 0; i < 3; i++)
+            {
+                var result = await client.CallToolAsync("add", new Dictionary<string, object?> { ["a"] = context.Invocation, ["b"] = i }, cancellationToken: context.Cancellation);
+                var expected = (context.Invocation + i).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                if (result.IsError == true || result.Content.OfType<TextContentBlock>().FirstOrDefault()?.Text != expected)
+                {
+                    return StepResult.Fail("wrong tool result");
+                }
+            }
+            return StepResult.Success;
+        },
+    };
+
+    /// <summary>
+    /// Long streams: the sample's <c>progress</c> tool (20 <c>notifications/progress</c>, 25 ms apart,
+    /// then the result) on one of 8 sessions; every other request reads the SSE answer slowly (64
+    /// bytes every 10 ms). Ok only when all 20 progress events and the result arrived, in order.
+    /// </summary>
+    public static Scenario LongStreams(ScenarioOptions options, McpHttp http)
+    {
+        const int steps = 20;
+        var sessions = new string[8];
+        return new()
+        {
+            Name = "long-streams",
+            Description = $"progress tool: {steps} SSE progress events 25 ms apart per call, half the readers slow (64 B / 10 ms)",
+            Simulation = options.Load ?? new LoadSimulation.Inject(Math.Max(1, options.Rate / 20), options.Duration),
+            InitAsync = async cancellation =>
+            {
+                for (var i = 0; i < sessions.Length; i++)
+                {
+                    sessions[i] = await http.InitializeAsync(cancellation);
+                }
+            },
+            CleanAsync = () => Task.WhenAll(sessions.Where(s => s is not null).Select(http.DeleteAsync)),
+            StepAsync = async context =>
+            {
+                var json = $$$$"""{"jsonrpc":"2.0","id":{{{{context.Invocation}}}},"method":"tools/call","params":{"name":"progress","arguments":{"steps":{{{{steps}}}},"delayMs":25},"_meta":{"progressToken":"p{{{{context.Invocation}}}}"}}}""";
+                using var request = http.Post(json, "tools/call", "progress", sessions[context.Invocation % sessions.Length]);
+                using var response = await http.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, context.Cancellation);
+                if (response.StatusCode != HttpStatusCode.OK)
+                {
+                    return StepResult.Fail($"http {(int)response.StatusCode}");
+                }
+                await using var body = await response.Content.ReadAsStreamAsync(context.Cancellation);
+                var text = await ReadAllAsync(body, slow: context.Invocation % 2 == 1, context.Cancellation);
+                var progress = text.Split('\n').Where(l => l.StartsWith("data:", StringComparison.Ordinal) && l.Contains("notifications/progress", StringComparison.Ordinal))
+                    .Select(l => JsonNode.Parse(l[5..])?["params"]?["progress"]?.GetValue<double>() ?? -1).ToArray();
+                if (!progress.SequenceEqual(Enumerable.Range(1, steps).Select(i => (double)i)))
+                {
+                    return StepResult.Fail($"progress events: {progress.Length} of {steps} or out of order");
+                }
+                return McpHttp.Classify(text);
+            },
+        };
+    }
+
+    private static async Task<string> ReadAllAsync(Stream body, bool slow, CancellationToken cancellation)
+    {
+        var text = new System.Text.StringBuilder();
+        var buffer = new byte[slow ? 64 : 16 * 1024];
+        var decoder = System.Text.Encoding.UTF8.GetDecoder();
+        var chars = new char[buffer.Length];
+        int read;
+        while ((read = await body.ReadAsync(buffer, cancellation)) > 0)
+        {
+            text.Append(chars, 0, decoder.GetChars(buffer, 0, read, chars, 0));
+            if (slow)
+            {
+                await Task.Delay(10, cancellation); // the slow reader itself, not synchronisation
+            }
+        }
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// <c>tools/list</c> on one of 8 sessions: after the first per session the edge answers from its
+    /// list cache (<c>X-Cache: HIT</c>). The check wants most answers to be hits.
+    /// </summary>
+    public static Scenario CachedList(ScenarioOptions options, McpHttp http)
+    {
+        var sessions = new string[8];
+        long hits = 0;
+        return new()
+        {
+            Name = "cached-list",
+            Description = "tools/list on 8 sessions (the edge's list cache answers all but the first of each)",
+            Simulation = options.Load ?? new LoadSimulation.Inject(options.Rate, options.Duration),
+            InitAsync = async cancellation =>
+            {
+                for (var i = 0; i < sessions.Length; i++)
+                {
+                    sessions[i] = await http.InitializeAsync(cancellation);
+                }
+            },
+            CleanAsync = () => Task.WhenAll(sessions.Where(s => s is not null).Select(http.DeleteAsync)),
+            StepAsync = async context =>
+            {
+                using var request = http.Post($$"""{"jsonrpc":"2.0","id":{{context.Invocation}},"method":"tools/list"}""", "tools/list", session: sessions[context.Invocation % sessions.Length]);
+                using var response = await http.Client.SendAsync(request, context.Cancellation);
+                if (response.StatusCode != HttpStatusCode.OK)
+                {
+                    return StepResult.Fail($"http {(int)response.StatusCode}");
+                }
+                if (response.Headers.TryGetValues("X-Cache", out var cache) && cache.Contains("HIT"))
+                {
+                    Interlocked.Increment(ref hits);
+                }
+                return McpHttp.Classify(await response.Content.ReadAsStringAsync(context.Cancellation));
+            },
+            Notes = summary => $"cache hits: {Interlocked.Read(ref hits)} of {summary.Ok}",
+            Check = summary =>
+                summary.Failed > 0 ? $"{summary.Failed} failed"
+                : summary.Ok < 16 ? "too few requests to judge the cache"
+                : Interlocked.Read(ref hits) < summary.Ok / 2 ? $"only {Interlocked.Read(ref hits)} of {summary.Ok} answers were cache hits"
+                : null,
+        };
+    }
+
+    /// <summary>
+    /// Bursts over the <c>limited</c> server's rate limit: every 500 ms, a burst of requests at
+    /// once, more than the bucket holds. Refusals must be 429 with <c>Retry-After</c> and a JSON-RPC
+    /// error carrying the request's id (counted as <c>http 429</c>); anything else is a failure.
+    /// The check wants both successes and 429s, and no other failure.
+    /// </summary>
+    public static Scenario RateLimitBurst(ScenarioOptions options, McpHttp http)
+    {
+        var limited = new McpHttp(http.Client, options.Limited ?? throw new ArgumentException("rate-limit-burst needs the rate-limited server's URL (--limited)"));
+        return new()
+        {
+            Name = "rate-limit-burst",
+            Description = "stateless tools/call in bursts over the limited server's token bucket",
+            // Bursts: the ramp from 0 to 8× the limit packs requests together (an open model, so a burst is not smoothed away).
+            Simulation = options.Load ?? new LoadSimulation.RampingInject(SelfHosted.RateLimit, SelfHosted.RateLimit * 8, options.Duration),
+            StepAsync = async context =>
+            {
+                using var request = limited.Post($$$$"""{"jsonrpc":"2.0","id":{{{{context.Invocation}}}},"method":"tools/call","params":{"name":"echo","arguments":{"text":"burst"}}}""",
+                    "tools/call", "echo");
+                using var response = await limited.Client.SendAsync(request, context.Cancellation);
+                var body = await response.Content.ReadAsStringAsync(context.Cancellation);
+                if (response.StatusCode == HttpStatusCode.TooManyRequests)
+                {
+                    var node = JsonNode.Parse(body);
+                    var wellFormed = response.Headers.RetryAfter is not null && node?["error"]?["code"] is not null
+                        && node["id"]?.GetValue<long>() == context.Invocation;
+                    return StepResult.Fail(wellFormed ? "http 429" : "429 without Retry-After or id");
+                }
+                return response.StatusCode == HttpStatusCode.OK ? McpHttp.Classify(body) : StepResult.Fail($"http {(int)response.StatusCode}");
+            },
+            Notes = summary => $"{summary.Ok} passed, {summary.Failures.GetValueOrDefault("http 429")} refused with 429 (limit {SelfHosted.RateLimit}/s)",
+            Check = summary =>
+                summary.Ok == 0 ? "nothing passed the limit"
+                : !summary.Failures.ContainsKey("http 429") ? "the limit refused nothing"
+                : summary.Failures.Keys.Any(k => k != "http 429") ? "failures other than 429: " + string.Join(", ", summary.Failures.Keys)
+                : null,
+        };
+    }
+
+    /// <summary>
+    /// Stateless calls at the rate while replica 0 of the self-hosted target is stopped half-way:
+    /// counts the failures and the time from the stop to the last failure (recovery). The check
+    /// wants recovery (successes after the last failure) and at most 5 % failed.
+    /// </summary>
+    public static Scenario Failover(ScenarioOptions options, McpHttp http)
+    {
+        var target = options.SelfHosted ?? throw new ArgumentException("failover needs the self-hosted target (it stops one of its replicas)");
+        var stopped = -1L;
+        long lastFailure = -1;
+        long okAfterLastFailure = 0;
+        var clock = Stopwatch.StartNew();
+        var stopper = default(Task);
+        return new()
+        {
+            Name = "failover",
+            Description = "stateless tools/call while one of three replicas is stopped half-way",
+            Simulation = options.Load ?? new LoadSimulation.Inject(options.Rate, options.Duration),
+            InitAsync = _ =>
+            {
+                clock.Restart();
+                stopper = Task.Run(async () =>
+                {
+                    await Task.Delay(options.Duration / 2); // the fault is injected at a time, by design
+                    Interlocked.Exchange(ref stopped, clock.ElapsedTicks);
+                    await target.StopReplicaAsync(0);
+                });
+                return Task.CompletedTask;
+            },
+            CleanAsync = () => stopper ?? Task.CompletedTask,
+            StepAsync = async context =>
+            {
+                using var request = http.Post($$$"""{"jsonrpc":"2.0","id":{{{context.Invocation}}},"method":"tools/call","params":{"name":"whoami"}}""", "tools/call", "whoami");
+                var result = await http.SendAsync(request, context.Cancellation);
+                if (result.Ok)
+                {
+                    Interlocked.Increment(ref okAfterLastFailure);
+                }
+                else
+                {
+                    Interlocked.Exchange(ref lastFailure, clock.ElapsedTicks);
+                    Interlocked.Exchange(ref okAfterLastFailure, 0);
+                }
+                return result;
+            },
+            Check = summary =>
+                Interlocked.Read(ref stopped) < 0 ? "the replica was never stopped"
+                : summary.Failed > summary.Count / 20 ? $"{summary.Failed} of {summary.Count} failed"
+                : summary.Failed > 0 && Interlocked.Read(ref okAfterLastFailure) == 0 ? "no success after the last failure"
+                : null,
+            Notes = summary =>
+            {
+                var stop = Interlocked.Read(ref stopped);
+                var last = Interlocked.Read(ref lastFailure);
+                return stop < 0 ? "replica not stopped"
+                    : $"replica 0 stopped at {stop / (double)Stopwatch.Frequency:0.0} s; {summary.Failed} failed; "
+                      + (last < 0 ? "no failure" : $"last failure {(last - stop) * 1000.0 / Stopwatch.Frequency:0} ms after the stop (time to recover)");
+            },
+        };
+    }
+}

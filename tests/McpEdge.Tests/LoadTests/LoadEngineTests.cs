@@ -1,0 +1,172 @@
+using McpEdge.LoadTests;
+using McpEdge.LoadTests.Engine;
+using McpEdge.Tests.Integration;
+
+namespace McpEdge.Tests.LoadTests;
+
+/// <summary>The load-test engine: percentiles, the open-model schedule, open versus closed injection.</summary>
+public class LoadEngineTests
+{
+    [Fact]
+    public void Percentiles_AreNearestRank_OnKnownData()
+    {
+        long[] hundred = Enumerable.Range(1, 100).Select(i => (long)i).ToArray();
+        Assert.Equal([50L, 75, 95, 99, 100], Percentiles.Reported.Select(p => Percentiles.Of(hundred, p)));
+        Assert.Equal(1, Percentiles.Of(hundred, 0));
+        Assert.Equal(100, Percentiles.Of(hundred, 100));
+
+        // The textbook example of the nearest-rank method.
+        long[] five = [15, 20, 35, 40, 50];
+        Assert.Equal([15L, 20, 20, 35, 50], new double[] { 5, 30, 40, 50, 100 }.Select(p => Percentiles.Of(five, p)));
+
+        long[] thousand = Enumerable.Range(1, 1000).Select(i => (long)i * 10).ToArray();
+        Assert.Equal(9990, Percentiles.Of(thousand, 99.9));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Percentiles.Of([], 50));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Percentiles.Of(five, 101));
+    }
+
+    [Fact]
+    public void Summary_CountsFailuresByReason_AndTakesPercentilesOfSuccessesOnly()
+    {
+        var stats = new ScenarioStats("s", "t", new LoadSimulation.Inject(10, TimeSpan.FromSeconds(1)));
+        for (var i = 1; i <= 10; i++)
+        {
+            stats.Record(TimeSpan.FromMilliseconds(100 * i), i * 1000, StepResult.Success);
+        }
+        stats.Record(TimeSpan.FromMilliseconds(1500), 999_999, StepResult.Fail("http 503"));
+        stats.Record(TimeSpan.FromMilliseconds(1600), 999_999, StepResult.Fail("http 503"));
+        stats.Record(TimeSpan.FromMilliseconds(1700), 5, StepResult.Fail("timeout"));
+
+        var summary = stats.Summarize();
+        Assert.Equal(13, summary.Count);
+        Assert.Equal(10, summary.Ok);
+        Assert.Equal(2, summary.Failures["http 503"]);
+        Assert.Equal(1, summary.Failures["timeout"]);
+        Assert.Equal([5000L, 8000, 10_000, 10_000, 10_000], summary.Percentiles);
+        Assert.Equal(10_000, summary.Max);
+        var windows = stats.Windows();
+        Assert.Equal(2, windows.Count);
+        Assert.Equal(9, windows[0].Ok); // ended before 1 s
+        Assert.Equal((1, 3), (windows[1].Ok, windows[1].Failed));
+    }
+
+    [Fact]
+    public void Schedule_OfConstantRate_IsEvenlySpaced()
+    {
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => TimeSpan.FromSeconds(i / 10.0)), new LoadSimulation.Inject(10, TimeSpan.FromSeconds(1)).Schedule());
+        Assert.Equal(6, new LoadSimulation.Inject(3, TimeSpan.FromSeconds(2)).Schedule().Count());
+        Assert.Equal(TimeSpan.FromSeconds(5.0 / 3), new LoadSimulation.Inject(3, TimeSpan.FromSeconds(2)).Schedule().Last());
+    }
+
+    [Fact]
+    public void Schedule_OfRamp_FollowsTheIntegratedRate()
+    {
+        // 0 → 10 per second over 2 s: N(t) = 2.5 t², 10 requests, the i-th at sqrt(i / 2.5).
+        var ramp = new LoadSimulation.RampingInject(0, 10, TimeSpan.FromSeconds(2)).Schedule().ToArray();
+        Assert.Equal(10, ramp.Length);
+        foreach (var (offset, i) in ramp.Select((o, i) => (o, i)))
+        {
+            Assert.InRange(Math.Abs(Math.Sqrt(i / 2.5) - offset.TotalSeconds), 0, 1e-6); // TimeSpan holds 100 ns ticks
+        }
+        // A flat ramp is a constant rate.
+        Assert.Equal(new LoadSimulation.Inject(10, TimeSpan.FromSeconds(1)).Schedule(), new LoadSimulation.RampingInject(10, 10, TimeSpan.FromSeconds(1)).Schedule());
+    }
+
+    [Theory]
+    [InlineData("inject:50:10", "inject 50/s for 10 s")]
+    [InlineData("ramp:10:100:30", "ramp 10 → 100/s over 30 s")]
+    [InlineData("constant:8:5", "8 copies for 5 s")]
+    public void Simulations_Parse(string text, string described) => Assert.Equal(described, LoadSimulation.Parse(text).ToString());
+
+    [Fact]
+    public async Task OpenModel_StartsEveryRequestOnSchedule_EvenWhileNoneHasFinished()
+    {
+        var started = 0;
+        var allStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var scenario = new Scenario
+        {
+            Name = "held",
+            Description = "every step waits for the gate",
+            Simulation = new LoadSimulation.Inject(40, TimeSpan.FromSeconds(0.5)),
+            StepAsync = async context =>
+            {
+                if (Interlocked.Increment(ref started) == 20)
+                {
+                    allStarted.TrySetResult();
+                }
+                await gate.Task.WaitAsync(context.Cancellation);
+                return StepResult.Success;
+            },
+        };
+        var run = new ScenarioRunner().RunAsync(scenario, "test");
+
+        // A closed model would wait for the first step forever; the open model starts all 20 on schedule.
+        await allStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.False(run.IsCompleted);
+        gate.SetResult();
+        var summary = (await run).Summarize();
+
+        Assert.Equal(20, summary.Ok);
+        // Latency counts from the scheduled start: the first request waited for the whole schedule (≥ 475 ms).
+        Assert.True(summary.Max >= 475_000, $"max latency {summary.Max} µs");
+    }
+
+    [Fact]
+    public async Task ClosedModel_KeepsAtMostItsCopiesInFlight()
+    {
+        var inFlight = 0;
+        var most = 0;
+        var scenario = new Scenario
+        {
+            Name = "closed",
+            Description = "fast steps",
+            Simulation = new LoadSimulation.KeepConstant(3, TimeSpan.FromMilliseconds(200)),
+            StepAsync = async _ =>
+            {
+                var now = Interlocked.Increment(ref inFlight);
+                InterlockedMax(ref most, now);
+                await Task.Yield();
+                Interlocked.Decrement(ref inFlight);
+                return StepResult.Success;
+            },
+        };
+        var summary = (await new ScenarioRunner().RunAsync(scenario, "test")).Summarize();
+
+        Assert.True(summary.Ok > 3);
+        Assert.InRange(most, 1, 3);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int current;
+        while (value > (current = Volatile.Read(ref target)) && Interlocked.CompareExchange(ref target, value, current) != current)
+        {
+        }
+    }
+}
+
+/// <summary>The README's smoke command, as CI runs it: every scenario for a few seconds against the self-hosted target.</summary>
+[Collection(StreamingLoadCollection.Name)]
+public class LoadSmokeTests
+{
+    [Fact]
+    public async Task Smoke_RunsEveryScenario_AndWritesBothReports()
+    {
+        var output = Directory.CreateTempSubdirectory("mcpedge-load-smoke-").FullName;
+        var console = new StringWriter();
+        var exit = await LoadTestProgram.RunAsync(["smoke", "--out", output], console);
+
+        Assert.True(exit == 0, console.ToString());
+        var markdown = await File.ReadAllTextAsync(Path.Combine(output, "load-report.md"));
+        var html = await File.ReadAllTextAsync(Path.Combine(output, "load-report.html"));
+        foreach (var scenario in McpEdge.LoadTests.Scenarios.McpScenarios.Names)
+        {
+            Assert.Contains($"| {scenario} |", markdown);
+            Assert.Contains($"<h2>{scenario} ", html);
+        }
+        Assert.DoesNotContain("FAIL", markdown);
+        Assert.Contains("<svg", html);
+        Assert.DoesNotContain("<script", html); // self-contained, nothing to fetch
+    }
+}
