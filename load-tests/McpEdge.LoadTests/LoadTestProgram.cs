@@ -10,6 +10,7 @@ namespace McpEdge.LoadTests;
 /// The command line:
 /// <code>
 /// McpEdge.LoadTests smoke [--out DIR]
+/// McpEdge.LoadTests compare [--rounds 3] [--duration 10] [--warmup 30] [--connections 32] [--rate 1000] [--no-nginx] [--out DIR]
 /// McpEdge.LoadTests run [--scenarios NAME,NAME|all] [--target self|URL] [--limited URL]
 ///                       [--rate PER_SECOND] [--duration SECONDS] [--load SIMULATION] [--out DIR]
 /// </code>
@@ -25,17 +26,23 @@ public static class LoadTestProgram
     /// <summary>Runs the command; 0 when every check passed, 1 when one failed, 2 for a usage error.</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellation = default)
     {
+        if (args.Length >= 1 && args[0] == "plain-yarp")
+        {
+            var yarp = Targets.PlainYarp.Build(Value(args, "--urls", "http://127.0.0.1:5200"), Value(args, "--upstreams", "").Split(',', StringSplitOptions.RemoveEmptyEntries));
+            await yarp.RunAsync();
+            return 0;
+        }
+        if (args.Length >= 1 && args[0] == "compare")
+        {
+            return await Compare.RunAsync((name, fallback) => Value(args, name, fallback), args, output, cancellation);
+        }
         if (args.Length == 0 || args[0] is not ("smoke" or "run"))
         {
-            await output.WriteLineAsync("usage: McpEdge.LoadTests smoke [--out DIR] | run [--scenarios a,b|all] [--target self|URL] [--limited URL] [--rate N] [--duration S] [--load inject:R:S|ramp:A:B:S|constant:N:S] [--out DIR]");
+            await output.WriteLineAsync("usage: McpEdge.LoadTests smoke [--out DIR] | compare [--rounds N] [--duration S] [--warmup S] [--connections N] [--rate N] [--no-nginx] | run [--scenarios a,b|all] [--target self|URL] [--limited URL] [--rate N] [--duration S] [--load inject:R:S|ramp:A:B:S|constant:N:S] [--out DIR]");
             return 2;
         }
         var smoke = args[0] == "smoke";
-        string Option(string name, string fallback)
-        {
-            var i = Array.IndexOf(args, name);
-            return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-        }
+        string Option(string name, string fallback) => Value(args, name, fallback);
         var names = Option("--scenarios", "all") is "all" ? McpScenarios.Names : Option("--scenarios", "all").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var unknown = names.Except(McpScenarios.Names).ToArray();
         if (unknown.Length > 0)
@@ -94,5 +101,11 @@ public static class LoadTestProgram
         await output.WriteLineAsync(markdown);
         await output.WriteLineAsync($"reports: {Path.Combine(outDir, "load-report.md")}, {Path.Combine(outDir, "load-report.html")}");
         return results.All(r => r.Problem is null) && results.Count > 0 ? 0 : 1;
+    }
+
+    private static string Value(string[] args, string name, string fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
     }
 }

@@ -63,7 +63,8 @@ public sealed class ScenarioRunner(TimeProvider? time = null)
             var wait = due - _time.GetElapsedTime(start);
             if (wait > TimeSpan.FromMilliseconds(1))
             {
-                // Timer resolution is about 1 ms: requests due within it start together, each still timed from its own schedule.
+                // Timers fire up to about 1 ms late; requests due within it start together. Each is still
+                // timed from its own schedule, and how late it actually started is recorded (start lag).
                 try
                 {
                     await Task.Delay(wait, _time, cancellation);
@@ -119,6 +120,7 @@ public sealed class ScenarioRunner(TimeProvider? time = null)
     /// <summary>One step, timed from <paramref name="scheduled"/> (offset from the run's start).</summary>
     private async Task StepAsync(Scenario scenario, ScenarioContext context, ScenarioStats stats, long start, TimeSpan scheduled)
     {
+        var lag = _time.GetElapsedTime(start) - scheduled;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.Cancellation);
         timeout.CancelAfter(RequestTimeout);
         StepResult result;
@@ -136,6 +138,6 @@ public sealed class ScenarioRunner(TimeProvider? time = null)
         }
         var ended = _time.GetElapsedTime(start);
         var latency = ended - scheduled;
-        stats.Record(ended, (long)Math.Max(0, latency.TotalMicroseconds), result);
+        stats.Record(ended, (long)Math.Max(0, latency.TotalMicroseconds), result, (long)Math.Max(0, lag.TotalMicroseconds));
     }
 }

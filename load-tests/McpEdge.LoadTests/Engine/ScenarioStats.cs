@@ -8,6 +8,7 @@ public sealed class ScenarioStats(string scenario, string target, LoadSimulation
 {
     private readonly Lock _lock = new();
     private readonly List<long> _latencies = [];
+    private readonly List<long> _lags = [];
     private readonly Dictionary<string, long> _failures = new(StringComparer.Ordinal);
     private readonly List<Window> _windows = [];
     private long _ok;
@@ -48,8 +49,12 @@ public sealed class ScenarioStats(string scenario, string target, LoadSimulation
     /// <summary>How long the run took from the first scheduled start to the last request's end.</summary>
     public TimeSpan Elapsed { get; internal set; }
 
-    /// <summary>Records one request ending <paramref name="endedAt"/> after the run's start, <paramref name="latencyMicroseconds"/> after its scheduled start.</summary>
-    public void Record(TimeSpan endedAt, long latencyMicroseconds, StepResult result)
+    /// <summary>
+    /// Records one request ending <paramref name="endedAt"/> after the run's start,
+    /// <paramref name="latencyMicroseconds"/> after its scheduled start, having started
+    /// <paramref name="lagMicroseconds"/> after it (the load generator's own lateness, part of the latency).
+    /// </summary>
+    public void Record(TimeSpan endedAt, long latencyMicroseconds, StepResult result, long lagMicroseconds = 0)
     {
         var second = (int)Math.Max(0, endedAt.TotalSeconds);
         lock (_lock)
@@ -59,6 +64,7 @@ public sealed class ScenarioStats(string scenario, string target, LoadSimulation
                 _windows.Add(new Window());
             }
             var window = _windows[second];
+            _lags.Add(lagMicroseconds);
             if (result.Ok)
             {
                 _ok++;
@@ -83,10 +89,13 @@ public sealed class ScenarioStats(string scenario, string target, LoadSimulation
             var sorted = _latencies.ToArray();
             Array.Sort(sorted);
             var failed = _failures.Values.Sum();
+            var lags = _lags.ToArray();
+            Array.Sort(lags);
             var seconds = Math.Max(Elapsed.TotalSeconds, 1e-9);
             return new Summary(Scenario, Target, Simulation.ToString(), _ok + failed, _ok, new SortedDictionary<string, long>(_failures, StringComparer.Ordinal),
                 _ok / seconds, sorted.Length == 0 ? [] : Percentiles.Reported.Select(p => Percentiles.Of(sorted, p)).ToArray(),
-                sorted.Length == 0 ? 0 : sorted[^1], sorted.Length == 0 ? 0 : sorted.Average(), Elapsed);
+                sorted.Length == 0 ? 0 : sorted[^1], sorted.Length == 0 ? 0 : sorted.Average(), Elapsed,
+                lags.Length == 0 ? 0 : Percentiles.Of(lags, 50), lags.Length == 0 ? 0 : Percentiles.Of(lags, 99));
         }
     }
 
@@ -100,9 +109,13 @@ public sealed class ScenarioStats(string scenario, string target, LoadSimulation
     }
 }
 
-/// <summary>A scenario's figures. Latencies in microseconds; <see cref="Percentiles"/> in the order of <see cref="Engine.Percentiles.Reported"/>.</summary>
+/// <summary>
+/// A scenario's figures. Latencies in microseconds; <see cref="Percentiles"/> in the order of
+/// <see cref="Engine.Percentiles.Reported"/>. <see cref="StartLagP50"/>/<see cref="StartLagP99"/>: how
+/// late requests started after their scheduled time (the generator's timer and CPU), included in the latencies.
+/// </summary>
 public sealed record Summary(string Scenario, string Target, string Simulation, long Count, long Ok, IReadOnlyDictionary<string, long> Failures,
-    double Throughput, long[] Percentiles, long Max, double Mean, TimeSpan Elapsed)
+    double Throughput, long[] Percentiles, long Max, double Mean, TimeSpan Elapsed, long StartLagP50 = 0, long StartLagP99 = 0)
 {
     /// <summary>Failed requests.</summary>
     public long Failed => Count - Ok;

@@ -25,13 +25,14 @@ public sealed record ScenarioOptions(Uri Endpoint, Uri? Limited, double Rate, Ti
 public static class McpScenarios
 {
     /// <summary>Every scenario's name, in the order <c>all</c> runs them.</summary>
-    public static readonly string[] Names = ["stateless-call", "sessions", "long-streams", "cached-list", "rate-limit-burst", "failover"];
+    public static readonly string[] Names = ["stateless-call", "session-call", "sessions", "long-streams", "cached-list", "rate-limit-burst", "failover"];
 
     /// <summary>The scenario named <paramref name="name"/>.</summary>
     /// <exception cref="ArgumentException">No such scenario.</exception>
     public static Scenario Create(string name, ScenarioOptions options, McpHttp http) => name switch
     {
         "stateless-call" => StatelessCall(options, http),
+        "session-call" => SessionCall(options, http),
         "sessions" => Sessions(options),
         "long-streams" => LongStreams(options, http),
         "cached-list" => CachedList(options, http),
@@ -56,6 +57,30 @@ public static class McpScenarios
             return await http.SendAsync(request, context.Cancellation);
         },
     };
+
+    /// <summary>
+    /// Session traffic without the session set-up: 32 sessions (2025-11-25) opened before the load,
+    /// then one <c>tools/call</c> (<c>echo</c>) per request on one of them, with <c>Mcp-Session-Id</c>.
+    /// Through the edge every request opens the sealed token and is pinned to its replica.
+    /// </summary>
+    public static Scenario SessionCall(ScenarioOptions options, McpHttp http)
+    {
+        var sessions = new SessionPool(http, 32);
+        return new()
+        {
+            Name = "session-call",
+            Description = "tools/call (echo) on 32 open sessions, HttpClient",
+            Simulation = options.Load ?? new LoadSimulation.Inject(options.Rate, options.Duration),
+            InitAsync = sessions.InitAsync,
+            CleanAsync = sessions.CleanAsync,
+            StepAsync = async context =>
+            {
+                using var request = http.Post($$$$"""{"jsonrpc":"2.0","id":{{{{context.Invocation}}}},"method":"tools/call","params":{"name":"echo","arguments":{"text":"load"}}}""",
+                    "tools/call", "echo", sessions.For(context.Invocation));
+                return await http.SendAsync(request, context.Cancellation);
+            },
+        };
+    }
 
     /// <summary>
     /// Whole sessions with the official C# SDK client (ModelContextProtocol.Core, pinned to
@@ -101,24 +126,18 @@ public static class McpScenarios
     public static Scenario LongStreams(ScenarioOptions options, McpHttp http)
     {
         const int steps = 20;
-        var sessions = new string[8];
+        var sessions = new SessionPool(http, 8);
         return new()
         {
             Name = "long-streams",
             Description = $"progress tool: {steps} SSE progress events 25 ms apart per call, half the readers slow (64 B / 10 ms)",
             Simulation = options.Load ?? new LoadSimulation.Inject(Math.Max(1, options.Rate / 20), options.Duration),
-            InitAsync = async cancellation =>
-            {
-                for (var i = 0; i < sessions.Length; i++)
-                {
-                    sessions[i] = await http.InitializeAsync(cancellation);
-                }
-            },
-            CleanAsync = () => Task.WhenAll(sessions.Where(s => s is not null).Select(http.DeleteAsync)),
+            InitAsync = sessions.InitAsync,
+            CleanAsync = sessions.CleanAsync,
             StepAsync = async context =>
             {
                 var json = $$$$"""{"jsonrpc":"2.0","id":{{{{context.Invocation}}}},"method":"tools/call","params":{"name":"progress","arguments":{"steps":{{{{steps}}}},"delayMs":25},"_meta":{"progressToken":"p{{{{context.Invocation}}}}"}}}""";
-                using var request = http.Post(json, "tools/call", "progress", sessions[context.Invocation % sessions.Length]);
+                using var request = http.Post(json, "tools/call", "progress", sessions.For(context.Invocation));
                 using var response = await http.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, context.Cancellation);
                 if (response.StatusCode != HttpStatusCode.OK)
                 {
@@ -161,24 +180,18 @@ public static class McpScenarios
     /// </summary>
     public static Scenario CachedList(ScenarioOptions options, McpHttp http)
     {
-        var sessions = new string[8];
+        var sessions = new SessionPool(http, 8);
         long hits = 0;
         return new()
         {
             Name = "cached-list",
             Description = "tools/list on 8 sessions (the edge's list cache answers all but the first of each)",
             Simulation = options.Load ?? new LoadSimulation.Inject(options.Rate, options.Duration),
-            InitAsync = async cancellation =>
-            {
-                for (var i = 0; i < sessions.Length; i++)
-                {
-                    sessions[i] = await http.InitializeAsync(cancellation);
-                }
-            },
-            CleanAsync = () => Task.WhenAll(sessions.Where(s => s is not null).Select(http.DeleteAsync)),
+            InitAsync = sessions.InitAsync,
+            CleanAsync = sessions.CleanAsync,
             StepAsync = async context =>
             {
-                using var request = http.Post($$"""{"jsonrpc":"2.0","id":{{context.Invocation}},"method":"tools/list"}""", "tools/list", session: sessions[context.Invocation % sessions.Length]);
+                using var request = http.Post($$"""{"jsonrpc":"2.0","id":{{context.Invocation}},"method":"tools/list"}""", "tools/list", session: sessions.For(context.Invocation));
                 using var response = await http.Client.SendAsync(request, context.Cancellation);
                 if (response.StatusCode != HttpStatusCode.OK)
                 {
@@ -298,4 +311,25 @@ public static class McpScenarios
             },
         };
     }
+}
+
+/// <summary>Sessions opened before a scenario's load and ended after it; requests take them in turn.</summary>
+internal sealed class SessionPool(McpHttp http, int size)
+{
+    private readonly string[] _sessions = new string[size];
+
+    /// <summary>Opens the sessions (2025-11-25 initialize).</summary>
+    public async Task InitAsync(CancellationToken cancellation)
+    {
+        for (var i = 0; i < _sessions.Length; i++)
+        {
+            _sessions[i] = await http.InitializeAsync(cancellation);
+        }
+    }
+
+    /// <summary>The session for request <paramref name="invocation"/>.</summary>
+    public string For(long invocation) => _sessions[invocation % _sessions.Length];
+
+    /// <summary>Ends the sessions (DELETE).</summary>
+    public Task CleanAsync() => Task.WhenAll(_sessions.Where(s => s is not null).Select(http.DeleteAsync));
 }

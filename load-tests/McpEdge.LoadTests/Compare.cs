@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.RegularExpressions;
+using McpEdge.LoadTests.Engine;
+using McpEdge.LoadTests.Reports;
+using McpEdge.LoadTests.Scenarios;
+using McpEdge.LoadTests.Targets;
+
+namespace McpEdge.LoadTests;
+
+/// <summary>
+/// <c>compare</c>: the same scenarios against direct (one replica), McpEdge, plain YARP and nginx,
+/// in alternation, every figure also as a ratio to direct. Per round and target: capacity (closed
+/// model, <c>--connections</c> copies) and latency at a fixed moderate rate (open model,
+/// <c>--rate</c>), for stateless calls (2026-07-28, any of three replicas) and session calls (one
+/// replica, so that every proxy routes sessions correctly); then, when <c>wrk</c> is installed, a
+/// second, independent throughput figure for stateless calls (<c>load-tests/stateless-call.lua</c>).
+/// Medians over the rounds are reported.
+/// </summary>
+public static class Compare
+{
+    private sealed record Measure(string Target, string Figure, double Value);
+
+    /// <summary>Runs the comparison; 0 when it completed.</summary>
+    public static async Task<int> RunAsync(Func<string, string, string> option, string[] args, TextWriter output, CancellationToken cancellation)
+    {
+        var rounds = int.Parse(option("--rounds", "3"), CultureInfo.InvariantCulture);
+        var seconds = double.Parse(option("--duration", "10"), CultureInfo.InvariantCulture);
+        var warmup = double.Parse(option("--warmup", "30"), CultureInfo.InvariantCulture);
+        var connections = int.Parse(option("--connections", "32"), CultureInfo.InvariantCulture);
+        var rate = double.Parse(option("--rate", "1000"), CultureInfo.InvariantCulture);
+        var outDir = Path.GetFullPath(option("--out", Path.Combine("load-tests", "reports")));
+        var wrkScript = Path.GetFullPath(option("--wrk-script", Path.Combine("load-tests", "stateless-call.lua")));
+        var duration = TimeSpan.FromSeconds(seconds);
+
+        using var comparison = await Comparison.StartAsync(withNginx: !args.Contains("--no-nginx"));
+        await output.WriteLineAsync($"targets: {string.Join(", ", comparison.Targets.Select(t => $"{t.Name} {t.Stateless}"))}");
+        using var client = McpHttp.CreateClient();
+        var runner = new ScenarioRunner();
+        var measures = new List<Measure>();
+
+        Scenario Build(string scenario, Uri endpoint, LoadSimulation load) =>
+            McpScenarios.Create(scenario, new ScenarioOptions(endpoint, null, rate, load.During, null, load), new McpHttp(client, endpoint));
+
+        async Task<Summary> RunAsync(string scenario, ComparisonTarget target, LoadSimulation load)
+        {
+            var endpoint = scenario == "stateless-call" ? target.Stateless : target.Single;
+            var summary = (await runner.RunAsync(Build(scenario, endpoint, load), target.Name, cancellation)).Summarize();
+            if (summary.Failed > 0)
+            {
+                await output.WriteLineAsync($"  {target.Name} {scenario}: {summary.Failed} failed ({string.Join(", ", summary.Failures.Select(f => $"{f.Key} × {f.Value}"))})");
+            }
+            return summary;
+        }
+
+        foreach (var target in comparison.Targets)
+        {
+            await output.WriteLineAsync($"warm-up {target.Name}: {warmup} s");
+            await RunAsync("stateless-call", target, new LoadSimulation.KeepConstant(connections, TimeSpan.FromSeconds(warmup)));
+        }
+        for (var round = 1; round <= rounds; round++)
+        {
+            foreach (var target in comparison.Targets)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                foreach (var scenario in new[] { "stateless-call", "session-call" })
+                {
+                    var capacity = await RunAsync(scenario, target, new LoadSimulation.KeepConstant(connections, duration));
+                    measures.Add(new(target.Name, $"{scenario} ok/s ({connections} connections)", capacity.Throughput));
+                    var latency = await RunAsync(scenario, target, new LoadSimulation.Inject(rate, duration));
+                    if (latency.Percentiles.Length > 0)
+                    {
+                        measures.Add(new(target.Name, $"{scenario} p50 µs at {rate:0}/s", latency.Percentiles[0]));
+                        measures.Add(new(target.Name, $"{scenario} p99 µs at {rate:0}/s", latency.Percentiles[3]));
+                        measures.Add(new(target.Name, $"{scenario} start lag p50 µs at {rate:0}/s (generator)", latency.StartLagP50));
+                    }
+                    await output.WriteLineAsync($"round {round} {target.Name,-6} {scenario,-14} {capacity.Throughput,8:0} ok/s   p50 {RunReports.Latency(latency.Percentiles.FirstOrDefault()),9}  p99 {RunReports.Latency(latency.Percentiles.ElementAtOrDefault(3)),9}");
+                }
+                if (File.Exists("/usr/bin/wrk") && File.Exists(wrkScript))
+                {
+                    var wrk = await WrkAsync(wrkScript, target.Stateless, connections, seconds, cancellation);
+                    if (wrk is { } requests)
+                    {
+                        measures.Add(new(target.Name, $"stateless-call wrk req/s ({connections} connections)", requests));
+                    }
+                }
+            }
+        }
+
+        var report = Report(measures, comparison.Targets.Select(t => t.Name).ToArray(), rounds, [
+            $"command: McpEdge.LoadTests {string.Join(' ', args)}",
+            $"machine: {ChildProcess.MachineCores} cores (this process may use {Environment.ProcessorCount}), .NET {Environment.Version}; "
+                + (ChildProcess.MachineCores >= 2 ? "every server process pinned to CPU 1 (taskset); run the load generator on CPU 0 (taskset -c 0)" : "one core shared by all"),
+            "direct = one sample replica; edge = McpEdge (JSON-RPC parse, sealed sessions, LeastResponseTime, probes, metrics on; access log off); yarp = YARP 2.1.0 alone (round robin); nginx = consistent hash on Mcp-Session-Id, buffering off, keep-alive upstream, access log off",
+            "stateless-call: 2026-07-28 tools/call over three replicas (nginx hashes the absent session header: one replica); session-call: tools/call on 32 sessions of one replica",
+        ]);
+        Directory.CreateDirectory(outDir);
+        await File.WriteAllTextAsync(Path.Combine(outDir, "compare-report.md"), report, cancellation);
+        await File.WriteAllTextAsync(Path.Combine(outDir, "compare-report.html"),
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>McpEdge comparison</title><style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}</style></head><body><pre>"
+            + WebUtility.HtmlEncode(report) + "</pre></body></html>\n", cancellation);
+        await output.WriteLineAsync(report);
+        return 0;
+    }
+
+    /// <summary>wrk's Requests/sec, or null when it failed.</summary>
+    private static async Task<double?> WrkAsync(string script, Uri url, int connections, double seconds, CancellationToken cancellation)
+    {
+        var start = new ProcessStartInfo("/usr/bin/wrk", ["-t1", $"-c{connections}", $"-d{seconds.ToString(CultureInfo.InvariantCulture)}s", "-s", script, url.ToString()])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var wrk = Process.Start(start)!;
+        var text = await wrk.StandardOutput.ReadToEndAsync(cancellation);
+        await wrk.WaitForExitAsync(cancellation);
+        var match = Regex.Match(text, @"Requests/sec:\s+([0-9.]+)");
+        var errors = Regex.Match(text, @"Non-2xx or 3xx responses: (\d+)");
+        return match.Success && !errors.Success ? double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : null;
+    }
+
+    private static string Report(List<Measure> measures, string[] targets, int rounds, string[] context)
+    {
+        var md = new StringBuilder($"# McpEdge comparison ({rounds} rounds, medians)\n\n");
+        foreach (var line in context)
+        {
+            md.AppendLine($"- {line}");
+        }
+        md.AppendLine().AppendLine($"| figure | {string.Join(" | ", targets)} | edge ÷ yarp | edge ÷ nginx |");
+        md.AppendLine($"|---|{string.Concat(targets.Select(_ => "---:|"))}---:|---:|");
+        foreach (var figure in measures.Select(m => m.Figure).Distinct())
+        {
+            double? Median(string target)
+            {
+                var values = measures.Where(m => m.Figure == figure && m.Target == target).Select(m => m.Value).Order().ToArray();
+                return values.Length == 0 ? null : values.Length % 2 == 1 ? values[values.Length / 2] : (values[values.Length / 2 - 1] + values[values.Length / 2]) / 2;
+            }
+            var direct = Median("direct");
+            var latency = figure.Contains("µs", StringComparison.Ordinal);
+            string Cell(string target)
+            {
+                var value = Median(target);
+                if (value is null)
+                {
+                    return "–";
+                }
+                if (target == "direct" || direct is null)
+                {
+                    return value.Value.ToString("0", CultureInfo.InvariantCulture);
+                }
+                // Throughput: ratio to direct. Latency: overhead over direct in µs.
+                return latency
+                    ? $"{value.Value:0} (+{value.Value - direct.Value:0})"
+                    : $"{value.Value:0} ({value.Value / direct.Value:0.00}×)";
+            }
+            string Ratio(string other) => Median("edge") is { } e && Median(other) is { } o && o > 0
+                ? (latency ? $"+{e - o:0} µs" : $"{e / o:0.00}×") : "–";
+            md.AppendLine($"| {figure} | {string.Join(" | ", targets.Select(Cell))} | {Ratio("yarp")} | {Ratio("nginx")} |");
+        }
+        md.AppendLine().AppendLine("Throughput cells: value (ratio to direct). Latency cells: value (overhead over direct, µs).");
+        return md.ToString();
+    }
+}

@@ -1,0 +1,139 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+
+namespace McpEdge.LoadTests.Targets;
+
+/// <summary>One way to reach the sample replicas: its <c>stateless</c> URL (any of three replicas) and its <c>single</c> URL (replica 0 only, for session traffic).</summary>
+public sealed record ComparisonTarget(string Name, Uri Stateless, Uri Single);
+
+/// <summary>
+/// The processes a comparison runs against, each its own OS process pinned to CPU 1: one sample
+/// server process with three replicas (2026-07-28 stateless on), and in front of them McpEdge (every
+/// MCP feature on: JSON-RPC parse, sealed sessions, LeastResponseTime, health probes, metrics; the
+/// access log off, as nginx's), plain YARP (<see cref="PlainYarp"/>), and nginx when installed
+/// (consistent hash on <c>Mcp-Session-Id</c>, buffering off, upstream keep-alive, access log off:
+/// the configuration infra teams write). Ended, by PID, on dispose.
+/// </summary>
+public sealed class Comparison : IDisposable
+{
+    private readonly List<ChildProcess> _processes = [];
+    private readonly List<string> _files = [];
+
+    /// <summary>direct, edge, yarp and (when installed) nginx.</summary>
+    public List<ComparisonTarget> Targets { get; } = [];
+
+    /// <summary>Starts every process (≤ 30 s each).</summary>
+    public static async Task<Comparison> StartAsync(bool withNginx = true)
+    {
+        var comparison = new Comparison();
+        try
+        {
+            await comparison.StartAllAsync(withNginx);
+            return comparison;
+        }
+        catch
+        {
+            comparison.Dispose();
+            throw;
+        }
+    }
+
+    private async Task StartAllAsync(bool withNginx)
+    {
+        var here = AppContext.BaseDirectory;
+        var ports = Enumerable.Range(0, 3).Select(_ => ChildProcess.FreePort()).ToArray();
+        var replicas = ports.Select(p => $"http://127.0.0.1:{p}").ToArray();
+        _processes.Add(await ChildProcess.StartAsync("sample replicas", "dotnet",
+            [Path.Combine(here, "McpEdge.SampleServer.dll"), "--urls", string.Join(';', replicas), "--stateless", "true"], new Uri(replicas[^1] + "/mcp")));
+        Targets.Add(new ComparisonTarget("direct", new Uri(replicas[0] + "/mcp"), new Uri(replicas[0] + "/mcp")));
+
+        var edgePort = ChildProcess.FreePort();
+        var config = Path.Combine(Path.GetTempPath(), $"mcpedge-compare-{Guid.NewGuid():N}.json");
+        _files.Add(config);
+        await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
+        {
+            Logging = new { LogLevel = new Dictionary<string, string> { ["Default"] = "Warning", ["McpEdge.Access"] = "Warning" } },
+            McpEdge = new
+            {
+                Servers = new
+                {
+                    sample = new { Upstreams = replicas.Select(r => r + "/mcp").ToArray() },
+                    single = new { Upstreams = new[] { replicas[0] + "/mcp" } },
+                },
+                Sessions = new { Keys = new[] { Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) } },
+            },
+        }));
+        var edge = $"http://127.0.0.1:{edgePort}";
+        _processes.Add(await ChildProcess.StartAsync("edge", "dotnet", [Path.Combine(here, "McpEdge.dll"), "--config", config, "--urls", edge], new Uri(edge + "/healthz")));
+        Targets.Add(new ComparisonTarget("edge", new Uri(edge + "/mcp/sample"), new Uri(edge + "/mcp/single")));
+
+        var yarp = $"http://127.0.0.1:{ChildProcess.FreePort()}";
+        _processes.Add(await ChildProcess.StartAsync("plain yarp", "dotnet",
+            [Path.Combine(here, "McpEdge.LoadTests.dll"), "plain-yarp", "--urls", yarp, "--upstreams", string.Join(',', replicas)], new Uri(yarp + "/mcp/sample")));
+        Targets.Add(new ComparisonTarget("yarp", new Uri(yarp + "/mcp/sample"), new Uri(yarp + "/mcp/single")));
+
+        if (withNginx && File.Exists("/usr/sbin/nginx"))
+        {
+            var nginx = $"127.0.0.1:{ChildProcess.FreePort()}";
+            var prefix = Directory.CreateTempSubdirectory("mcpedge-nginx-").FullName;
+            _files.Add(prefix);
+            var conf = Path.Combine(prefix, "nginx.conf");
+            await File.WriteAllTextAsync(conf, NginxConfig(nginx, ports, prefix));
+            _processes.Add(await ChildProcess.StartAsync("nginx", "/usr/sbin/nginx", ["-p", prefix, "-c", conf, "-e", Path.Combine(prefix, "error.log")],
+                new Uri($"http://{nginx}/mcp/sample")));
+            Targets.Add(new ComparisonTarget("nginx", new Uri($"http://{nginx}/mcp/sample"), new Uri($"http://{nginx}/mcp/single")));
+        }
+    }
+
+    /// <summary>nginx as infra teams configure it in front of MCP servers (one worker: it shares CPU 1 like the others).</summary>
+    public static string NginxConfig(string listen, int[] ports, string prefix) => $$"""
+        worker_processes 1;
+        daemon off;
+        pid {{prefix}}/nginx.pid;
+        events { worker_connections 4096; }
+        http {
+          access_log off;
+          client_body_temp_path {{prefix}}/body;
+          proxy_temp_path {{prefix}}/proxy;
+          upstream mcp_sample {
+            hash $http_mcp_session_id consistent;
+        {{string.Join("\n", ports.Select(p => $"    server 127.0.0.1:{p};"))}}
+            keepalive 64;
+          }
+          upstream mcp_single {
+            server 127.0.0.1:{{ports[0]}};
+            keepalive 64;
+          }
+          server {
+            listen {{listen}};
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+            proxy_request_buffering off;
+            proxy_read_timeout 1h;
+            location = /mcp/sample { proxy_pass http://mcp_sample/mcp; }
+            location = /mcp/single { proxy_pass http://mcp_single/mcp; }
+          }
+        }
+        """;
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var process in Enumerable.Reverse(_processes))
+        {
+            process.Dispose();
+        }
+        foreach (var file in _files)
+        {
+            if (Directory.Exists(file))
+            {
+                Directory.Delete(file, recursive: true);
+            }
+            else
+            {
+                File.Delete(file);
+            }
+        }
+    }
+}
