@@ -1,11 +1,9 @@
 using System.Buffers;
-using System.Globalization;
 using System.IO.Pipelines;
 using System.Text;
 using McpEdge.Caching;
 using McpEdge.Configuration;
 using McpEdge.Forwarder;
-using McpEdge.LoadBalancing;
 using McpEdge.Protocol;
 using McpEdge.Sessions;
 using Microsoft.AspNetCore.Http.Features;

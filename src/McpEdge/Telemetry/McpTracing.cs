@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using McpEdge.Configuration;
 using McpEdge.Protocol;
-using McpEdge.Sessions;
 using Yarp.ReverseProxy.Model;
 
 namespace McpEdge.Telemetry;
@@ -160,9 +159,7 @@ internal sealed class McpTracingMiddleware(RequestDelegate next, McpEdgeConfigSt
         {
             if (activity.IsAllDataRequested)
             {
-                var token = context.Features.Get<McpSessionFeature>()?.ClientToken
-                    ?? (context.Response.Headers.TryGetValue(McpHeaders.SessionId, out var issued) ? issued.ToString() : null);
-                if (!string.IsNullOrEmpty(token))
+                if (RequestLogScope.SessionToken(context) is { } token)
                 {
                     activity.SetTag("mcp.session.id", RequestLogScope.Hash(token));
                 }

@@ -51,11 +51,29 @@ internal sealed class RequestLogScope : IReadOnlyList<KeyValuePair<string, objec
     /// <summary>The <c>Method</c> property, once known.</summary>
     internal string? Method => _method;
 
-    /// <summary>Takes the final values and lets go of the request (lines written after it ended still carry them).</summary>
-    internal void Complete()
+    /// <summary>
+    /// Lets go of the request (its body buffer goes back to the pool). With <paramref name="keepValues"/>
+    /// the final values are taken first, for lines written after the end (the access log); without, only
+    /// the values earlier lines already needed stay, and a request that logged nothing costs nothing here.
+    /// </summary>
+    internal void Complete(bool keepValues)
     {
-        Refresh();
+        if (keepValues)
+        {
+            Refresh();
+        }
         _context = null;
+    }
+
+    /// <summary>The sealed session token of a request: the one the client sent, else the one the edge issued (<c>initialize</c>); null without.</summary>
+    internal static string? SessionToken(HttpContext context)
+    {
+        var token = context.Features.Get<McpSessionFeature>()?.ClientToken;
+        if (token is null && context.Response.HasStarted && context.Response.Headers.TryGetValue(McpHeaders.SessionId, out var issued))
+        {
+            token = issued.ToString();
+        }
+        return string.IsNullOrEmpty(token) ? null : token;
     }
 
     private void Refresh()
@@ -82,14 +100,9 @@ internal sealed class RequestLogScope : IReadOnlyList<KeyValuePair<string, objec
             }
         }
         _replica ??= context.Features.Get<IReverseProxyFeature>()?.ProxiedDestination?.DestinationId;
-        if (_session is null)
+        if (_session is null && SessionToken(context) is { } token)
         {
-            var token = context.Features.Get<McpSessionFeature>()?.ClientToken;
-            if (token is null && context.Response.HasStarted && context.Response.Headers.TryGetValue(McpHeaders.SessionId, out var issued))
-            {
-                token = issued.ToString();
-            }
-            _session = string.IsNullOrEmpty(token) ? null : Hash(token);
+            _session = Hash(token);
         }
     }
 

@@ -35,8 +35,9 @@ internal sealed partial class RequestTelemetryMiddleware(RequestDelegate next, E
             var outcome = EdgeMetrics.Outcome(context);
             var elapsed = time.GetElapsedTime(started);
             metrics.Ended(server, method, status, outcome, elapsed.TotalSeconds);
-            scope?.Complete();
-            if (_access.IsEnabled(LogLevel.Information))
+            var accessLog = _access.IsEnabled(LogLevel.Information);
+            scope?.Complete(keepValues: accessLog);
+            if (accessLog)
             {
                 LogAccess(_access, context.Request.Method, scope?.Method ?? method, server, status, outcome, Math.Round(elapsed.TotalMilliseconds, 3));
             }

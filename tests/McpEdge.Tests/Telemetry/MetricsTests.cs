@@ -143,7 +143,7 @@ public class MetricsTests
     }
 
     /// <summary>promtool (Debian package prometheus; .ci/run installs it).</summary>
-    internal static Task<(int Exit, string Output)> PromtoolAsync(string[] args, string? stdin) => Tool.RunAsync("promtool", args, stdin);
+    private static Task<(int Exit, string Output)> PromtoolAsync(string[] args, string? stdin) => Tool.RunAsync("promtool", args, stdin);
 
     private static string Series(string name, string labels, string value) =>
         Regex.Escape(name + "{" + labels.Trim() + "} " + value) + "\n";
