@@ -53,13 +53,11 @@ internal sealed partial class BatchSplitMiddleware
     }
 
     /// <summary>Runs the step.</summary>
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context) =>
+        context.Features.Get<JsonRpcMessageFeature>() is { Kind: JsonRpcKind.Batch } batch ? BatchAsync(context, batch) : _next(context);
+
+    private async Task BatchAsync(HttpContext context, JsonRpcMessageFeature batch)
     {
-        if (context.Features.Get<JsonRpcMessageFeature>() is not { Kind: JsonRpcKind.Batch } batch)
-        {
-            await _next(context);
-            return;
-        }
         var proxy = context.GetReverseProxyFeature();
         var server = proxy.Route.Config.Metadata?.GetValueOrDefault(McpProxyConfigBuilder.MetadataKeys.Server) ?? proxy.Route.Config.RouteId;
         var options = _config.Current.Servers.TryGetValue(server, out var serverOptions) ? serverOptions.Batches : new BatchOptions();

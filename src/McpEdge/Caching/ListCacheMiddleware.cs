@@ -37,16 +37,15 @@ internal sealed partial class ListCacheMiddleware(RequestDelegate next, ListCach
     private readonly TimeProvider _time = time;
 
     /// <summary>Runs the step.</summary>
-    public async Task InvokeAsync(HttpContext context)
-    {
-        if (context.Features.Get<JsonRpcMessageFeature>() is not { Kind: JsonRpcKind.Request } message || !ListCache.IsListMethod(message.Method)
+    public Task InvokeAsync(HttpContext context) =>
+        context.Features.Get<JsonRpcMessageFeature>() is not { Kind: JsonRpcKind.Request } message || !ListCache.IsListMethod(message.Method)
             || message.Envelope.ParamsBeyondCursor || ServerOf(context) is not { } server
-            || !_config.Current.Servers.TryGetValue(server, out var options) || !options.Cache.Enabled || options.Transport != McpTransports.StreamableHttp)
-        {
-            await _next(context);
-            return;
-        }
+            || !_config.Current.Servers.TryGetValue(server, out var options) || !options.Cache.Enabled || options.Transport != McpTransports.StreamableHttp
+            ? _next(context)
+            : CachedAsync(context, message, server, options);
 
+    private async Task CachedAsync(HttpContext context, JsonRpcMessageFeature message, string server, McpServerOptions options)
+    {
         var method = message.Method!;
         var request = ListCacheRequest.From(context, server, message);
         var configured = ListCache.ParseScope(options.Cache.Scope);

@@ -44,6 +44,16 @@ public sealed record TelemetryOptions
     /// <summary>Spans per JSON-RPC message (activity source <c>McpEdge</c>), also without OTLP (for an in-process listener). Default true.</summary>
     public bool Traces { get; init; } = true;
 
+    /// <summary>
+    /// Also export ASP.NET Core's and HttpClient's per-request instruments
+    /// (<see cref="Telemetry.MetricsEndpoint.FrameworkRequestInstruments"/>: <c>http.server.request.duration</c>,
+    /// <c>http.client.request.duration</c>, …). Default false: they repeat
+    /// <c>mcpedge.request.duration</c> and <c>mcpedge.upstream.duration</c> without the MCP labels, and
+    /// recording them costs about a microsecond of CPU per request (docs/benchmarks.md). Connection,
+    /// Kestrel and runtime metrics are exported either way.
+    /// </summary>
+    public bool FrameworkRequestMetrics { get; init; }
+
     /// <summary>OTLP export; off while <see cref="OtlpOptions.Endpoint"/> is empty.</summary>
     public OtlpOptions Otlp { get; init; } = new();
 }

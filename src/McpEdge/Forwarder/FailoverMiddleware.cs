@@ -42,18 +42,20 @@ internal sealed partial class FailoverMiddleware(RequestDelegate next, ILogger<F
         .Build();
 
     /// <summary>Runs the step.</summary>
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
     {
         var proxy = context.GetReverseProxyFeature();
         var metadata = proxy.Cluster.Config.Metadata;
-        if (proxy.AvailableDestinations.Count < 2 || context.Features.Get<McpSessionFeature>() is not null
+        // Most requests pass straight on, without an async frame of this step.
+        return proxy.AvailableDestinations.Count < 2 || context.Features.Get<McpSessionFeature>() is not null
             || metadata is null || !metadata.TryGetValue(McpProxyConfigBuilder.MetadataKeys.Failover, out var on) || on != "true"
-            || !await IsSafeToRepeatAsync(context))
-        {
-            await next(context);
-            return;
-        }
+            || !IsSafeToRepeat(context)
+            ? next(context)
+            : WithFailoverAsync(context, proxy);
+    }
 
+    private async Task WithFailoverAsync(HttpContext context, IReverseProxyFeature proxy)
+    {
         var attempt = new Attempt(context, proxy, next);
         await Pipeline.ExecuteAsync(static (attempt, _) => attempt.RunAsync(), attempt, context.RequestAborted);
         if (attempt.Retried is { } failed)
@@ -63,17 +65,14 @@ internal sealed partial class FailoverMiddleware(RequestDelegate next, ILogger<F
         }
     }
 
-    private static Task<bool> IsSafeToRepeatAsync(HttpContext context)
+    private static bool IsSafeToRepeat(HttpContext context)
     {
         var request = context.Request;
-        if (HttpMethods.IsGet(request.Method))
-        {
-            return Task.FromResult(true);
-        }
         // The body was read once into a seekable buffer by JsonRpcMessageMiddleware.
-        return Task.FromResult(HttpMethods.IsPost(request.Method)
-            && context.Features.Get<JsonRpcMessageFeature>() is { Kind: JsonRpcKind.Request, Method: { } method }
-            && SafeMethods.Contains(method));
+        return HttpMethods.IsGet(request.Method)
+            || (HttpMethods.IsPost(request.Method)
+                && context.Features.Get<JsonRpcMessageFeature>() is { Kind: JsonRpcKind.Request, Method: { } method }
+                && SafeMethods.Contains(method));
     }
 
     private sealed class Attempt(HttpContext context, IReverseProxyFeature proxy, RequestDelegate next)

@@ -3,7 +3,8 @@ using McpEdge.Streaming;
 namespace McpEdge.Hosting;
 
 /// <summary>
-/// Counts requests in flight and reports the graceful shutdown: on
+/// Counts requests to MCP servers in flight (told by the proxy pipeline's first step,
+/// <see cref="Telemetry.RequestTelemetryMiddleware"/>, which has an async frame anyway) and reports the graceful shutdown: on
 /// <see cref="IHostApplicationLifetime.ApplicationStopping"/> (SIGTERM) what is being drained,
 /// on <see cref="IHostApplicationLifetime.ApplicationStopped"/> what was still open when the
 /// grace period (<see cref="Configuration.StreamingOptions.ShutdownGracePeriod"/>, the host's
@@ -16,19 +17,11 @@ public sealed partial class DrainReporter(IHostApplicationLifetime lifetime, Sse
     /// <summary>Requests in flight now.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
 
-    /// <summary>Middleware body: counts the request while it runs.</summary>
-    public async Task TrackAsync(HttpContext context, RequestDelegate next)
-    {
-        Interlocked.Increment(ref _inFlight);
-        try
-        {
-            await next(context);
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _inFlight);
-        }
-    }
+    /// <summary>A request to an MCP server has started; <see cref="RequestEnded"/> follows it, whatever happens.</summary>
+    internal void RequestStarted() => Interlocked.Increment(ref _inFlight);
+
+    /// <summary>A request counted by <see cref="RequestStarted"/> has ended.</summary>
+    internal void RequestEnded() => Interlocked.Decrement(ref _inFlight);
 
     /// <inheritdoc />
     public Task StartAsync(CancellationToken cancellationToken)

@@ -110,8 +110,6 @@ public static partial class McpEdgeApplication
         app.Services.GetRequiredService<Telemetry.EdgeMetrics>();
         app.Services.GetRequiredService<Telemetry.OtlpExport>();
 
-        var drain = app.Services.GetRequiredService<DrainReporter>();
-        app.Use(drain.TrackAsync);
         app.UseMiddleware<OperationalEndpointsMiddleware>();
         app.UseMiddleware<HostOriginGuardMiddleware>();
         app.MapReverseProxy(proxy =>

@@ -24,14 +24,11 @@ internal sealed partial class JsonRpcMessageMiddleware(RequestDelegate next, Mcp
     public const string StandardHeadersRevision = "2026-07-28";
 
     /// <summary>Runs the step.</summary>
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context) => HttpMethods.IsPost(context.Request.Method) ? ReadAndParseAsync(context) : next(context);
+
+    private async Task ReadAndParseAsync(HttpContext context)
     {
         var request = context.Request;
-        if (!HttpMethods.IsPost(request.Method))
-        {
-            await next(context);
-            return;
-        }
         var limits = config.Current.Messages;
         if (request.ContentLength > limits.MaxBytes)
         {
@@ -77,7 +74,7 @@ internal sealed partial class JsonRpcMessageMiddleware(RequestDelegate next, Mcp
     }
 
     /// <summary>Reads the whole body into a pooled buffer; a null buffer when it is larger than <paramref name="maxBytes"/>.</summary>
-    private static async Task<(byte[]? Buffer, int Length)> ReadBodyAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+    private static async ValueTask<(byte[]? Buffer, int Length)> ReadBodyAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(request.ContentLength ?? 4096, maxBytes) + 1);
         var length = 0;
@@ -103,6 +100,10 @@ internal sealed partial class JsonRpcMessageMiddleware(RequestDelegate next, Mcp
                     break;
                 }
                 length += read;
+                if (length == request.ContentLength)
+                {
+                    break; // all of it: no read just to learn that the body has ended
+                }
             }
         }
         catch

@@ -48,14 +48,16 @@ internal sealed partial class RateLimitMiddleware : IAsyncDisposable
     });
 
     /// <summary>Runs the step.</summary>
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
     {
         var rules = CurrentRules();
-        if (rules.Length == 0 || context.Features.Get<JsonRpcMessageFeature>() is not { } message || IsExempt(message))
-        {
-            await _next(context);
-            return;
-        }
+        return rules.Length == 0 || context.Features.Get<JsonRpcMessageFeature>() is not { } message || IsExempt(message)
+            ? _next(context)
+            : LimitAsync(context, rules, message);
+    }
+
+    private async Task LimitAsync(HttpContext context, RateLimitRule[] rules, JsonRpcMessageFeature message)
+    {
         var server = context.GetReverseProxyFeature().Cluster.Config.ClusterId;
         List<RateLimitLease>? leases = null;
         try

@@ -20,7 +20,17 @@ namespace McpEdge.Telemetry;
 /// A JSON line: <c>{"Timestamp":"2026-11-21T10:00:00.1234567+00:00","Level":"Information",
 /// "MessageTemplate":"…","RenderedMessage":"…","TraceId":"…","SpanId":"…","Properties":{"SourceContext":"McpEdge.Access",
 /// "RequestId":"…","Server":"…","Method":"tools/call","Tool":"…","Replica":"…","Session":"…",…}}</c>
-/// (see <see cref="RequestLogScope"/> for the request properties).
+/// (see <see cref="RequestLogScope"/> for the request properties). <c>TraceId</c> and <c>SpanId</c>
+/// are there when traces are on (an OTLP export or another listener of the <c>McpEdge</c> or
+/// <c>Microsoft.AspNetCore</c> activity sources): that is when requests get an <c>Activity</c>.
+/// </para>
+/// <para>
+/// ASP.NET Core's request diagnostics logger (<see cref="HostingDiagnosticsCategory"/>) is off
+/// unless <c>Logging:LogLevel</c> names that category: while it is enabled at any level, ASP.NET
+/// Core opens a log scope and starts an <c>Activity</c> for every request, and HttpClient then
+/// starts a child <c>Activity</c> for the upstream exchange, about 2 KiB and several microseconds
+/// per request (docs/benchmarks.md) to repeat what the access log and
+/// <see cref="RequestLogScope"/> already say (<c>RequestId</c>, <c>ConnectionId</c>).
 /// </para>
 /// </remarks>
 public static class EdgeLogging
@@ -33,6 +43,9 @@ public static class EdgeLogging
 
     /// <summary>The text format's line: time, level, category, message, then the properties as JSON.</summary>
     public const string TextTemplate = "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {SourceContext}: {Message:lj} {Properties:j}{NewLine}{Exception}";
+
+    /// <summary>ASP.NET Core's per-request logger ("Request starting", "Request finished"); off unless configured.</summary>
+    public const string HostingDiagnosticsCategory = "Microsoft.AspNetCore.Hosting.Diagnostics";
 
     /// <summary>Log lines waiting to be written at most; past it, new lines are dropped (never the request slowed).</summary>
     public const int AsyncBufferSize = 10_000;
@@ -64,5 +77,9 @@ public static class EdgeLogging
         builder.Logging.ClearProviders();
         // Not AddSerilog(): it adds a Trace-level filter rule for its provider, which would override Logging:LogLevel.
         builder.Logging.AddProvider(new SerilogLoggerProvider(logger, dispose: true));
+        if (builder.Configuration[$"Logging:LogLevel:{HostingDiagnosticsCategory}"] is null)
+        {
+            builder.Logging.AddFilter(HostingDiagnosticsCategory, LogLevel.None);
+        }
     }
 }

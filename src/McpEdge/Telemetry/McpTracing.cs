@@ -119,6 +119,12 @@ internal sealed class McpTracingMiddleware(RequestDelegate next, McpEdgeConfigSt
             parent = metaParent;
             metaValueOffset = offset < 0 ? -1 : envelope.MetaOffset + offset;
         }
+        else if (Activity.Current is null && context.Request.Headers.TryGetValue("traceparent", out var traceparent)
+            && ActivityContext.TryParse(traceparent.ToString(), context.Request.Headers["tracestate"].ToString(), isRemote: true, out var headerParent))
+        {
+            // ASP.NET Core starts no Activity of its own unless something listens to its source.
+            parent = headerParent;
+        }
         var target = method is McpMethods.ToolsCall or McpMethods.PromptsGet ? message.Name : null;
         if (target is { Length: > 128 })
         {

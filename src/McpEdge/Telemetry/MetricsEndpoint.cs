@@ -14,7 +14,8 @@ namespace McpEdge.Telemetry;
 /// streaming, cache, rate limits, batches, sessions, configuration) and the built-in ones of ASP.NET
 /// Core (<c>Microsoft.AspNetCore.Hosting</c>, <c>…Server.Kestrel</c>, <c>…Routing</c>,
 /// <c>…Diagnostics</c>), <c>System.Net.Http</c>, <c>System.Net.NameResolution</c> and
-/// <c>System.Runtime</c>. Each metric keeps at most <see cref="CardinalityLimit"/> label sets; the
+/// <c>System.Runtime</c> (their per-request instruments, <see cref="FrameworkRequestInstruments"/>,
+/// only when configured). Each metric keeps at most <see cref="CardinalityLimit"/> label sets; the
 /// edge's own labels are bounded by configuration (server and replica names, MCP method names from
 /// the specification, never raw client input).
 /// </remarks>
@@ -35,6 +36,17 @@ public sealed class MetricsEndpoint : IDisposable
         "McpEdge", "McpEdge.*", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Routing",
         "Microsoft.AspNetCore.Diagnostics", "System.Net.Http", "System.Net.NameResolution", "System.Runtime",
     ];
+
+    /// <summary>
+    /// ASP.NET Core's and HttpClient's instruments recorded on every request, exported only with
+    /// <see cref="Configuration.TelemetryOptions.FrameworkRequestMetrics"/>. Dropped, they are not
+    /// enabled at all, so ASP.NET Core and HttpClient skip their tag lists and timestamps too.
+    /// </summary>
+    public static readonly IReadOnlySet<string> FrameworkRequestInstruments = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "http.server.request.duration", "http.server.active_requests", "aspnetcore.routing.match_attempts",
+        "http.client.request.duration", "http.client.active_requests", "http.client.request.time_in_queue",
+    };
 
     /// <summary>
     /// Runtime gauges whose names end in <c>.count</c>, which Prometheus keeps for histograms and
@@ -67,10 +79,12 @@ public sealed class MetricsEndpoint : IDisposable
     {
         _reader = new BaseExportingMetricReader(_exporter) { TemporalityPreference = MetricReaderTemporalityPreference.Cumulative };
         var builder = Sdk.CreateMeterProviderBuilder();
+        var frameworkRequests = config.Current.Telemetry.FrameworkRequestMetrics;
         _provider = OtlpExport.AddMetrics(builder, config.Current.Telemetry.Otlp)
             .AddMeter(Meters)
             .AddView(instrument =>
                 instrument.Meter.Scope is IMeterFactory other && !ReferenceEquals(other, meterFactory) ? MetricStreamConfiguration.Drop
+                : !frameworkRequests && FrameworkRequestInstruments.Contains(instrument.Name) ? MetricStreamConfiguration.Drop
                 : instrument.GetType().Name.StartsWith("Histogram", StringComparison.Ordinal) && instrument.Unit == "s"
                 ? new ExplicitBucketHistogramConfiguration { Boundaries = DurationBuckets, CardinalityLimit = CardinalityLimit }
                 : new MetricStreamConfiguration { CardinalityLimit = CardinalityLimit, Name = Renamed.GetValueOrDefault(instrument.Name) })

@@ -25,8 +25,9 @@ namespace McpEdge.Telemetry;
 /// <item><c>Session</c>: <see cref="Hash"/> of the sealed session token the client sent (or, for
 /// <c>initialize</c>, the one the edge issued): 16 hex digits, never the token and never the
 /// upstream's own session id.</item>
+/// <item><c>RequestId</c> and <c>ConnectionId</c>: Kestrel's ids of the request
+/// (<see cref="HttpContext.TraceIdentifier"/>) and of its connection.</item>
 /// </list>
-/// ASP.NET Core's own scope adds <c>RequestId</c>, <c>RequestPath</c> and <c>ConnectionId</c>.
 /// Request and response bodies, headers, query strings and credentials are never logged.
 /// </remarks>
 internal sealed class RequestLogScope : IReadOnlyList<KeyValuePair<string, object>>
@@ -38,6 +39,8 @@ internal sealed class RequestLogScope : IReadOnlyList<KeyValuePair<string, objec
     private string? _prompt;
     private string? _replica;
     private string? _session;
+    private string? _requestId;
+    private string? _connectionId;
 
     internal RequestLogScope(HttpContext context, string server)
     {
@@ -99,6 +102,8 @@ internal sealed class RequestLogScope : IReadOnlyList<KeyValuePair<string, objec
                 }
             }
         }
+        _requestId ??= context.TraceIdentifier;
+        _connectionId ??= context.Connection.Id;
         _replica ??= context.Features.Get<IReverseProxyFeature>()?.ProxiedDestination?.DestinationId;
         if (_session is null && SessionToken(context) is { } token)
         {
@@ -131,6 +136,11 @@ internal sealed class RequestLogScope : IReadOnlyList<KeyValuePair<string, objec
         if (_session is not null)
         {
             yield return new("Session", _session);
+        }
+        if (_requestId is not null)
+        {
+            yield return new("RequestId", _requestId);
+            yield return new("ConnectionId", _connectionId!);
         }
     }
 

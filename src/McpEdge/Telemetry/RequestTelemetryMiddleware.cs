@@ -8,8 +8,9 @@ namespace McpEdge.Telemetry;
 /// (<see cref="EdgeMetrics"/>), opens the request's log scope (<see cref="RequestLogScope"/>: server,
 /// method, tool, replica, session) around the rest of the pipeline, and writes one access-log line
 /// per request (category <see cref="EdgeLogging.AccessCategory"/>, level Information) when it ends.
+/// It also counts the request for the shutdown report (<see cref="Hosting.DrainReporter"/>).
 /// </summary>
-internal sealed partial class RequestTelemetryMiddleware(RequestDelegate next, EdgeMetrics metrics, TimeProvider time, ILoggerFactory loggers)
+internal sealed partial class RequestTelemetryMiddleware(RequestDelegate next, EdgeMetrics metrics, Hosting.DrainReporter drain, TimeProvider time, ILoggerFactory loggers)
 {
     private readonly ILogger _scopes = loggers.CreateLogger("McpEdge");
     private readonly ILogger _access = loggers.CreateLogger(EdgeLogging.AccessCategory);
@@ -20,6 +21,7 @@ internal sealed partial class RequestTelemetryMiddleware(RequestDelegate next, E
         var server = context.GetReverseProxyFeature().Cluster.Config.ClusterId;
         var started = time.GetTimestamp();
         metrics.Started(server);
+        drain.RequestStarted();
         // No scope when nothing logs at all; a scope costs one small object per request otherwise.
         var scope = _scopes.IsEnabled(LogLevel.Critical) ? new RequestLogScope(context, server) : null;
         using var logScope = scope is null ? null : _scopes.BeginScope(scope);
@@ -29,6 +31,7 @@ internal sealed partial class RequestTelemetryMiddleware(RequestDelegate next, E
         }
         finally
         {
+            drain.RequestEnded();
             var message = context.Features.Get<JsonRpcMessageFeature>();
             var method = EdgeMetrics.MethodLabel(context.Request, message);
             var status = context.Response.StatusCode;

@@ -39,10 +39,10 @@ public class LogTests
         using var json = JsonDocument.Parse(line);
         var root = json.RootElement;
         Assert.Equal("Information", root.GetProperty("Level").GetString());
-        Assert.Matches("^[0-9a-f]{32}$", root.GetProperty("TraceId").GetString());
         var properties = root.GetProperty("Properties");
         Assert.Equal(EdgeLogging.AccessCategory, properties.GetProperty("SourceContext").GetString());
         Assert.False(string.IsNullOrEmpty(properties.GetProperty("RequestId").GetString()));
+        Assert.False(string.IsNullOrEmpty(properties.GetProperty("ConnectionId").GetString()));
         Assert.Equal("s", properties.GetProperty("Server").GetString());
         Assert.Equal("tools/call", properties.GetProperty("Method").GetString());
         Assert.Equal("echo", properties.GetProperty("Tool").GetString());

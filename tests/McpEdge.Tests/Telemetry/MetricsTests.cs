@@ -92,14 +92,42 @@ public class MetricsTests
         Assert.Matches("""mcpedge_replica_healthy\{mcp_server="s",mcpedge_replica="[^"]+"\} 1\n""", text);
         AssertSeries(text, "mcpedge_session_rejections_total", """mcp_server="s",reason="unknown" """, "1");
         AssertSeries(text, "mcpedge_cache_hits_total", """mcp_method_name="tools/list",mcp_server="s" """, "1");
-        Assert.Contains("# TYPE http_server_request_duration_seconds histogram", text); // ASP.NET Core's own meters
-        Assert.Contains("kestrel_active_connections", text);
+        Assert.Contains("kestrel_active_connections", text); // ASP.NET Core's own meters
+        Assert.Contains("http_client_open_connections", text); // HttpClient's, to the upstream
+        // Their per-request instruments repeat the edge's own and are off by default.
+        Assert.DoesNotContain("http_server_request_duration_seconds", text);
+        Assert.DoesNotContain("http_client_request_duration_seconds", text);
         // Bounded labels: nothing a client chose.
         Assert.DoesNotContain(unknownMethod, text);
         Assert.DoesNotContain("forged-session", text);
 
         var (exit, output) = await PromtoolAsync(["check", "metrics"], text);
         Assert.True(exit == 0, "promtool check metrics: " + output);
+    }
+
+    [Fact]
+    public async Task FrameworkRequestMetrics_WhenConfigured_AreExported()
+    {
+        await using var sample = await TestSampleServer.StartAsync();
+        await using var edge = await TestEdge.StartAsync(new
+        {
+            Servers = new { s = Mcp.Server(upstreams: sample.Url) },
+            Telemetry = new { FrameworkRequestMetrics = true },
+        });
+        using var initialize = await edge.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Initialize));
+        Assert.Equal(HttpStatusCode.OK, initialize.StatusCode);
+        // Recorded when the response has ended, which the client may see a moment before: scrape until there (≤ 10 s).
+        var deadline = Stopwatch.StartNew();
+        string text;
+        do
+        {
+            text = await edge.Client.GetStringAsync("/metrics");
+        }
+        while (!(text.Contains("http_server_request_duration_seconds_count", StringComparison.Ordinal)
+            && text.Contains("http_client_request_duration_seconds_count", StringComparison.Ordinal))
+            && deadline.Elapsed < TimeSpan.FromSeconds(10));
+        Assert.Contains("# TYPE http_server_request_duration_seconds histogram", text);
+        Assert.Contains("# TYPE http_client_request_duration_seconds histogram", text);
     }
 
     [Fact]
