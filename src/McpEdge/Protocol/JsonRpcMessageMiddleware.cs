@@ -26,51 +26,53 @@ internal sealed partial class JsonRpcMessageMiddleware(RequestDelegate next, Mcp
     /// <summary>Runs the step.</summary>
     public Task InvokeAsync(HttpContext context) => HttpMethods.IsPost(context.Request.Method) ? ReadAndParseAsync(context) : next(context);
 
-    private async Task ReadAndParseAsync(HttpContext context)
+    private Task ReadAndParseAsync(HttpContext context)
     {
         var request = context.Request;
         var limits = config.Current.Messages;
         if (request.ContentLength > limits.MaxBytes)
         {
-            await RejectTooLargeAsync(context, limits.MaxBytes);
-            return;
+            return RejectTooLargeAsync(context, limits.MaxBytes);
         }
+        // A small body has usually arrived with the headers: then no async frame of this step at all.
+        var read = ReadBodyAsync(request, limits.MaxBytes, context.RequestAborted);
+        return read.IsCompletedSuccessfully ? ParseAndContinue(context, read.Result, limits) : ReadThenParseAsync(context, read, limits);
+    }
 
-        var (buffer, length) = await ReadBodyAsync(request, limits.MaxBytes, context.RequestAborted);
+    private async Task ReadThenParseAsync(HttpContext context, ValueTask<(byte[]? Buffer, int Length)> read, MessageOptions limits) =>
+        await ParseAndContinue(context, await read, limits);
+
+    private Task ParseAndContinue(HttpContext context, (byte[]? Buffer, int Length) body, MessageOptions limits)
+    {
+        var (buffer, length) = body;
         if (buffer is null)
         {
-            await RejectTooLargeAsync(context, limits.MaxBytes);
-            return;
+            return RejectTooLargeAsync(context, limits.MaxBytes);
         }
-        var originalBody = request.Body;
-        try
+        var request = context.Request;
+        var status = JsonRpcEnvelope.Parse(buffer.AsSpan(0, length), limits.MaxDepth, out var envelope, out var reason);
+        var message = new JsonRpcMessageFeature(buffer, length, envelope, pooled: true);
+        // The buffer lives until the request has ended (as ASP.NET Core's own request buffering does):
+        // steps before this one (the access log, the log scope) read the message after the rest of the
+        // pipeline has run, and an upstream send may still be writing it (JsonRpcBodyContent).
+        context.Response.RegisterForDispose(message);
+        if (status != JsonRpcParseStatus.Ok)
         {
-            var status = JsonRpcEnvelope.Parse(buffer.AsSpan(0, length), limits.MaxDepth, out var envelope, out var reason);
-            var message = new JsonRpcMessageFeature(buffer, length, envelope);
-            if (status != JsonRpcParseStatus.Ok)
-            {
-                var (code, text) = status == JsonRpcParseStatus.ParseError ? (McpErrorCodes.ParseError, "Parse error") : (McpErrorCodes.InvalidRequest, "Invalid Request");
-                LogRejected(logger, RouteServer(context), 400, code, reason!);
-                await JsonRpcErrorResponse.WriteAsync(context, StatusCodes.Status400BadRequest, code, $"{text}: {reason}", message.RawId, null, null);
-                return;
-            }
-            if (HeaderMismatch(request, message) is { } mismatch)
-            {
-                LogRejected(logger, RouteServer(context), 400, McpErrorCodes.HeaderMismatch, mismatch);
-                await JsonRpcErrorResponse.WriteAsync(context, StatusCodes.Status400BadRequest, McpErrorCodes.HeaderMismatch, $"Header mismatch: {mismatch}", message.RawId, null, null);
-                return;
-            }
+            var (code, text) = status == JsonRpcParseStatus.ParseError ? (McpErrorCodes.ParseError, "Parse error") : (McpErrorCodes.InvalidRequest, "Invalid Request");
+            LogRejected(logger, RouteServer(context), 400, code, reason!);
+            return JsonRpcErrorResponse.WriteAsync(context, StatusCodes.Status400BadRequest, code, $"{text}: {reason}", message.RawId, null, null);
+        }
+        if (HeaderMismatch(request, message) is { } mismatch)
+        {
+            LogRejected(logger, RouteServer(context), 400, McpErrorCodes.HeaderMismatch, mismatch);
+            return JsonRpcErrorResponse.WriteAsync(context, StatusCodes.Status400BadRequest, McpErrorCodes.HeaderMismatch, $"Header mismatch: {mismatch}", message.RawId, null, null);
+        }
 
-            context.Features.Set(message);
-            request.Body = new MemoryStream(buffer, 0, length, writable: false);
-            request.ContentLength = length;
-            await next(context);
-        }
-        finally
-        {
-            request.Body = originalBody;
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        context.Features.Set(message);
+        // Later readers of the body (a retried forward, a batch element) read the buffer.
+        request.Body = new MemoryStream(buffer, 0, length, writable: false);
+        request.ContentLength = length;
+        return next(context);
     }
 
     /// <summary>Reads the whole body into a pooled buffer; a null buffer when it is larger than <paramref name="maxBytes"/>.</summary>

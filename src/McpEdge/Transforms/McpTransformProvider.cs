@@ -17,7 +17,8 @@ namespace McpEdge.Transforms;
 /// session's <c>Mcp-Session-Id</c> is replaced by the upstream's id; a legacy message POST goes to
 /// the upstream POST URL sealed in its <c>sessionId</c>. Every other header passes through as YARP
 /// copies it (<c>MCP-Protocol-Version</c>, <c>Last-Event-ID</c>, <c>Mcp-Method</c>, <c>Mcp-Name</c>,
-/// <c>Mcp-Param-*</c>, <c>Accept</c>, <c>Authorization</c>).
+/// <c>Mcp-Param-*</c>, <c>Accept</c>, <c>Authorization</c>). A body the edge has read is sent from its
+/// buffer (<see cref="Forwarder.JsonRpcBodyContent"/>).
 /// Response: a new upstream <c>Mcp-Session-Id</c> is sealed with the replica's id; an SSE body is
 /// relayed by <see cref="SseRelay"/> (which also rewrites the HTTP+SSE <c>endpoint</c> event).
 /// Status codes and bodies otherwise pass through unchanged.
@@ -48,6 +49,7 @@ public sealed class McpTransformProvider(SessionTokenSealer sealer, SseRelay rel
 
         context.AddRequestTransform(transform =>
         {
+            Forwarder.JsonRpcBodyContent.Use(transform.HttpContext, transform.ProxyRequest);
             var session = transform.HttpContext.Features.Get<McpSessionFeature>();
             if (legacyMessage)
             {
