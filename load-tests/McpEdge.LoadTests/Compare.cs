@@ -34,8 +34,11 @@ public static class Compare
         var outDir = Path.GetFullPath(option("--out", Path.Combine("load-tests", "reports")));
         var wrkScript = Path.GetFullPath(option("--wrk-script", Path.Combine("load-tests", "stateless-call.lua")));
         var duration = TimeSpan.FromSeconds(seconds);
+        // For experiments with the edge's runtime settings only (e.g. DOTNET_gcServer=0): NAME=VALUE,NAME=VALUE.
+        var edgeEnvironment = option("--edge-env", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(pair => pair.Split('=', 2)).ToDictionary(pair => pair[0], pair => pair.Length > 1 ? pair[1] : "", StringComparer.Ordinal);
 
-        using var comparison = await Comparison.StartAsync(withNginx: !args.Contains("--no-nginx"));
+        using var comparison = await Comparison.StartAsync(withNginx: !args.Contains("--no-nginx"), edgeEnvironment);
         await output.WriteLineAsync($"targets: {string.Join(", ", comparison.Targets.Select(t => $"{t.Name} {t.Stateless}"))}");
         using var client = McpHttp.CreateClient();
         var runner = new ScenarioRunner();

@@ -10,7 +10,7 @@ namespace McpEdge.LoadTests;
 /// The command line:
 /// <code>
 /// McpEdge.LoadTests smoke [--out DIR]
-/// McpEdge.LoadTests compare [--rounds 3] [--duration 10] [--warmup 30] [--connections 32] [--rate 1000] [--no-nginx] [--out DIR]
+/// McpEdge.LoadTests compare [--rounds 3] [--duration 10] [--warmup 30] [--connections 32] [--rate 1000] [--no-nginx] [--edge-env NAME=VALUE,…] [--out DIR]
 /// McpEdge.LoadTests run [--scenarios NAME,NAME|all] [--target self|URL] [--limited URL]
 ///                       [--rate PER_SECOND] [--duration SECONDS] [--load SIMULATION] [--out DIR]
 /// </code>
@@ -38,7 +38,7 @@ public static class LoadTestProgram
         }
         if (args.Length == 0 || args[0] is not ("smoke" or "run"))
         {
-            await output.WriteLineAsync("usage: McpEdge.LoadTests smoke [--out DIR] | compare [--rounds N] [--duration S] [--warmup S] [--connections N] [--rate N] [--no-nginx] | run [--scenarios a,b|all] [--target self|URL] [--limited URL] [--rate N] [--duration S] [--load inject:R:S|ramp:A:B:S|constant:N:S] [--out DIR]");
+            await output.WriteLineAsync("usage: McpEdge.LoadTests smoke [--out DIR] | compare [--rounds N] [--duration S] [--warmup S] [--connections N] [--rate N] [--no-nginx] [--edge-env NAME=VALUE,…] | run [--scenarios a,b|all] [--target self|URL] [--limited URL] [--rate N] [--duration S] [--load inject:R:S|ramp:A:B:S|constant:N:S] [--out DIR]");
             return 2;
         }
         var smoke = args[0] == "smoke";

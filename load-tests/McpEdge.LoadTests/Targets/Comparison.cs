@@ -22,13 +22,13 @@ public sealed class Comparison : IDisposable
     /// <summary>direct, edge, yarp and (when installed) nginx.</summary>
     public List<ComparisonTarget> Targets { get; } = [];
 
-    /// <summary>Starts every process (≤ 30 s each).</summary>
-    public static async Task<Comparison> StartAsync(bool withNginx = true)
+    /// <summary>Starts every process (≤ 30 s each); <paramref name="edgeEnvironment"/> is added to the edge's environment only.</summary>
+    public static async Task<Comparison> StartAsync(bool withNginx = true, IReadOnlyDictionary<string, string>? edgeEnvironment = null)
     {
         var comparison = new Comparison();
         try
         {
-            await comparison.StartAllAsync(withNginx);
+            await comparison.StartAllAsync(withNginx, edgeEnvironment);
             return comparison;
         }
         catch
@@ -38,7 +38,7 @@ public sealed class Comparison : IDisposable
         }
     }
 
-    private async Task StartAllAsync(bool withNginx)
+    private async Task StartAllAsync(bool withNginx, IReadOnlyDictionary<string, string>? edgeEnvironment)
     {
         var here = AppContext.BaseDirectory;
         var ports = Enumerable.Range(0, 3).Select(_ => ChildProcess.FreePort()).ToArray();
@@ -64,7 +64,7 @@ public sealed class Comparison : IDisposable
             },
         }));
         var edge = $"http://127.0.0.1:{edgePort}";
-        _processes.Add(await ChildProcess.StartAsync("edge", "dotnet", [Path.Combine(here, "McpEdge.dll"), "--config", config, "--urls", edge], new Uri(edge + "/healthz")));
+        _processes.Add(await ChildProcess.StartAsync("edge", "dotnet", [Path.Combine(here, "McpEdge.dll"), "--config", config, "--urls", edge], new Uri(edge + "/healthz"), edgeEnvironment));
         Targets.Add(new ComparisonTarget("edge", new Uri(edge + "/mcp/sample"), new Uri(edge + "/mcp/single")));
 
         var yarp = $"http://127.0.0.1:{ChildProcess.FreePort()}";
