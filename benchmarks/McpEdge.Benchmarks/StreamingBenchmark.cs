@@ -20,8 +20,10 @@ namespace McpEdge.Benchmarks;
 /// Issue 7's streaming benchmark. The edge runs as its own process (<c>McpEdge.dll</c> next to this
 /// one) so that its memory can be read from <c>/proc</c>; the upstream and the clients run here.
 /// <list type="number">
-/// <item>N concurrent idle SSE streams through the edge: the edge's resident memory per stream, and
-/// keep-alive lateness (arrival gap minus the interval) over the run.</item>
+/// <item>Idle SSE streams through the edge: a warm-up set (<c>--warm-streams</c>, default 500), then
+/// N more (<c>--streams</c>, default 2000): the edge's resident memory per stream, for the warm-up set
+/// (one-time costs included) and for the N (the cost of one more stream), and keep-alive lateness
+/// (arrival gap minus the interval) over the run.</item>
 /// <item>Relay throughput of one fast stream (1 KiB events, as fast as the upstream can write)
 /// through the edge vs direct, alternating.</item>
 /// </list>
@@ -33,6 +35,7 @@ internal static class StreamingBenchmark
         var streams = (int)Option(args, "--streams", 2000);
         var keepAlive = TimeSpan.FromSeconds(Option(args, "--keepalive-s", 5));
         var idleSeconds = Option(args, "--idle-s", 30);
+        var warmStreams = (int)Option(args, "--warm-streams", 500);
         var throughputMiB = (long)Option(args, "--mib", 1024);
 
         var upstream = await UpstreamAsync();
@@ -44,7 +47,7 @@ internal static class StreamingBenchmark
                 idle = new { Upstreams = new[] { upstreamUrl + "/idle" }, HealthCheck = new { Active = new { Enabled = false } } },
                 fast = new { Upstreams = new[] { upstreamUrl + "/fast" }, HealthCheck = new { Active = new { Enabled = false } } },
             },
-            Streaming = new { KeepAliveInterval = keepAlive.ToString("c", CultureInfo.InvariantCulture), MaxStreams = streams * 2, MaxStreamsPerClient = streams * 2 },
+            Streaming = new { KeepAliveInterval = keepAlive.ToString("c", CultureInfo.InvariantCulture), MaxStreams = (streams + warmStreams) * 2, MaxStreamsPerClient = (streams + warmStreams) * 2 },
         }, args);
         var edgeUrl = edge.Url;
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
@@ -55,62 +58,56 @@ internal static class StreamingBenchmark
         {
             Console.WriteLine($"# Streaming: {Environment.ProcessorCount} cores, edge pid {edge.Process.Id}");
 
-            // 1. Idle streams.
-            var before = Rss(edge.Process.Id);
+            // 1. Idle streams, in two stages: a warm-up set first (its share carries the one-time costs:
+            // JIT, thread-pool threads, Kestrel's block pool, the first metric points), then the measured
+            // set, whose RSS growth is the cost of one more stream.
+            var fresh = Rss(edge.Process.Id);
             using var stop = new CancellationTokenSource();
-            var gaps = new List<double>[streams];
+            var total = warmStreams + streams;
+            var gaps = new List<double>[total];
             var opened = 0;
-            var readers = new Task[streams];
-            for (var i = 0; i < streams; i++)
+            var readers = new Task[total];
+            async Task<TimeSpan> OpenAsync(int from, int to)
             {
-                var index = i;
-                gaps[i] = [];
-                readers[i] = Task.Run(async () =>
+                var clock = Stopwatch.StartNew();
+                for (var i = from; i < to; i++)
                 {
-                    using var request = new HttpRequestMessage(HttpMethod.Get, edgeUrl + "/mcp/idle");
-                    request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
-                    using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, stop.Token);
-                    using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(stop.Token));
-                    var last = Stopwatch.GetTimestamp();
-                    Interlocked.Increment(ref opened);
-                    try
-                    {
-                        while (await reader.ReadLineAsync(stop.Token) is { } line)
-                        {
-                            if (line.StartsWith(": keep-alive", StringComparison.Ordinal))
-                            {
-                                var now = Stopwatch.GetTimestamp();
-                                gaps[index].Add(Stopwatch.GetElapsedTime(last, now).TotalMilliseconds);
-                                last = now;
-                            }
-                            else if (line.Length > 0)
-                            {
-                                last = Stopwatch.GetTimestamp();
-                            }
-                        }
-                    }
-                    catch (OperationCanceledException)
-                    {
-                    }
-                });
+                    var index = i;
+                    gaps[i] = [];
+                    readers[i] = Task.Run(() => ReadIdleAsync(client, edgeUrl, gaps[index], () => Interlocked.Increment(ref opened), stop.Token));
+                }
+                while (Volatile.Read(ref opened) < to && clock.Elapsed < TimeSpan.FromSeconds(120))
+                {
+                    await Task.Delay(100);
+                }
+                return clock.Elapsed;
             }
-            var clock = Stopwatch.StartNew();
-            while (Volatile.Read(ref opened) < streams && clock.Elapsed < TimeSpan.FromSeconds(120))
-            {
-                await Task.Delay(100);
-            }
-            var openedIn = clock.Elapsed;
+            var warmOpenedIn = await OpenAsync(0, warmStreams);
+            await Task.Delay(TimeSpan.FromSeconds(Math.Min(idleSeconds, 10)));
+            var warm = Rss(edge.Process.Id);
+            var openedIn = await OpenAsync(warmStreams, total);
             await Task.Delay(TimeSpan.FromSeconds(idleSeconds));
             var during = Rss(edge.Process.Id);
             await stop.CancelAsync();
-            await Task.WhenAll(readers).ContinueWith(_ => { });
+            await Task.WhenAll(readers.Where(r => r is not null)).ContinueWith(_ => { });
             // The first keep-alive of a stream counts from its open, not from a previous one: skip it.
-            var lateness = gaps.SelectMany(g => g.Skip(1)).Select(g => g - keepAlive.TotalMilliseconds).Order().ToArray();
+            var lateness = gaps.Where(g => g is not null).SelectMany(g => g.Skip(1)).Select(g => g - keepAlive.TotalMilliseconds).Order().ToArray();
+            var measured = Volatile.Read(ref opened) - warmStreams;
             Console.WriteLine();
-            Console.WriteLine($"| idle streams | opened in | edge RSS before | edge RSS with streams | per stream | keep-alives measured | lateness p50 | p99 | max |");
-            Console.WriteLine($"|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            Console.WriteLine("| idle streams | opened in | edge RSS | per stream |");
+            Console.WriteLine("|---|---:|---:|---:|");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| none (edge started, `/healthz` answered) | | {fresh / 1048576.0:0.0} MiB | |"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {Volatile.Read(ref opened)} | {openedIn.TotalSeconds:0.0} s | {before / 1048576.0:0.0} MiB | {during / 1048576.0:0.0} MiB | {(during - before) / 1024.0 / Math.Max(1, opened):0.0} KiB | {lateness.Length} | {Percentile(lateness, 50):0} ms | {Percentile(lateness, 99):0} ms | {lateness.LastOrDefault():0} ms |"));
+                $"| {warmStreams} warm-up (one-time costs included) | {warmOpenedIn.TotalSeconds:0.0} s | {warm / 1048576.0:0.0} MiB | {(warm - fresh) / 1024.0 / Math.Max(1, warmStreams):0.0} KiB |"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| **{measured} more** (the cost of one more stream) | {openedIn.TotalSeconds:0.0} s | {during / 1048576.0:0.0} MiB | **{(during - warm) / 1024.0 / Math.Max(1, measured):0.0} KiB** |"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| all {warmStreams + measured} over the fresh edge | | | {(during - fresh) / 1024.0 / Math.Max(1, warmStreams + measured):0.0} KiB |"));
+            Console.WriteLine();
+            Console.WriteLine("| keep-alives measured | lateness p50 | p99 | max |");
+            Console.WriteLine("|---:|---:|---:|---:|");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {lateness.Length} | {Percentile(lateness, 50):0} ms | {Percentile(lateness, 99):0} ms | {lateness.LastOrDefault():0} ms |"));
 
             // 2. One fast stream, direct vs through the edge, alternating.
             Console.WriteLine();
@@ -129,6 +126,36 @@ internal static class StreamingBenchmark
             await upstream.StopAsync();
         }
         return 0;
+    }
+
+    /// <summary>Holds one idle stream open until <paramref name="stop"/>, recording the gaps between its keep-alives, ms.</summary>
+    private static async Task ReadIdleAsync(HttpClient client, string edgeUrl, List<double> gaps, Action opened, CancellationToken stop)
+    {
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, edgeUrl + "/mcp/idle");
+            request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, stop);
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(stop));
+            var last = Stopwatch.GetTimestamp();
+            opened();
+            while (await reader.ReadLineAsync(stop) is { } line)
+            {
+                if (line.StartsWith(": keep-alive", StringComparison.Ordinal))
+                {
+                    var now = Stopwatch.GetTimestamp();
+                    gaps.Add(Stopwatch.GetElapsedTime(last, now).TotalMilliseconds);
+                    last = now;
+                }
+                else if (line.Length > 0)
+                {
+                    last = Stopwatch.GetTimestamp();
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     private static async Task<double> ThroughputAsync(HttpClient client, string url)
