@@ -23,7 +23,8 @@ namespace McpEdge.Benchmarks;
 /// <item>Idle SSE streams through the edge: a warm-up set (<c>--warm-streams</c>, default 500), then
 /// N more (<c>--streams</c>, default 2000): the edge's resident memory per stream, for the warm-up set
 /// (one-time costs included) and for the N (the cost of one more stream), and keep-alive lateness
-/// (arrival gap minus the interval) over the run.</item>
+/// (arrival gap minus the interval) over the run. <c>--open-rate</c> paces the opening (streams per
+/// second; default 0, all at once).</item>
 /// <item>Relay throughput of one fast stream (1 KiB events, as fast as the upstream can write)
 /// through the edge vs direct, alternating.</item>
 /// </list>
@@ -36,6 +37,8 @@ internal static class StreamingBenchmark
         var keepAlive = TimeSpan.FromSeconds(Option(args, "--keepalive-s", 5));
         var idleSeconds = Option(args, "--idle-s", 30);
         var warmStreams = (int)Option(args, "--warm-streams", 500);
+        // Streams opened per second (0: all at once, a burst). Kestrel's block pool keeps what a burst made it grow to.
+        var openRate = Option(args, "--open-rate", 0);
         var throughputMiB = (long)Option(args, "--mib", 1024);
 
         var upstream = await UpstreamAsync();
@@ -72,6 +75,10 @@ internal static class StreamingBenchmark
                 var clock = Stopwatch.StartNew();
                 for (var i = from; i < to; i++)
                 {
+                    if (openRate > 0 && TimeSpan.FromSeconds((i - from) / openRate) is var due && due > clock.Elapsed)
+                    {
+                        await Task.Delay(due - clock.Elapsed);
+                    }
                     var index = i;
                     gaps[i] = [];
                     readers[i] = Task.Run(() => ReadIdleAsync(client, edgeUrl, gaps[index], () => Interlocked.Increment(ref opened), stop.Token));

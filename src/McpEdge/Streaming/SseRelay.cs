@@ -81,27 +81,67 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(aborted, lifetime.ApplicationStopping);
         Interlocked.Increment(ref _open);
         _metrics.Opened(server);
-        var keepAlive = Task.CompletedTask;
         try
         {
             await using var body = await upstream.Content.ReadAsStreamAsync(aborted);
             // StartAsync only makes the headers final; the flush puts them on the wire.
             await response.StartAsync(aborted);
             await response.BodyWriter.FlushAsync(aborted);
-            keepAlive = writer.KeepAliveAsync(reading.Token);
+            writer.StartKeepAlive();
 
             if (rewriteEndpoint is null || await RelayUntilEndpointAsync(context, body, writer, scanner, rewriteEndpoint, server, reading.Token))
             {
-                int relayed;
+                // One read and write per turn, inline (an idle stream waits here with a single async frame).
                 var busy = false;
-                while ((relayed = await RelayChunkAsync(context, body, writer, scanner, server, busy, reading.Token)) > 0)
+                while (true)
                 {
-                    busy = relayed == BufferSize;
+                    int read;
+                    byte[] buffer;
+                    try
+                    {
+                        if (!busy)
+                        {
+                            // Unless the previous read filled the buffer (more is probably waiting), wait for
+                            // data with a zero-byte read, so that an idle stream holds no buffer.
+#pragma warning disable CA2022 // A zero-byte read only waits for data; its result is always 0.
+                            await body.ReadAsync(Memory<byte>.Empty, reading.Token);
+#pragma warning restore CA2022
+                        }
+                        buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+                        try
+                        {
+                            read = await body.ReadAsync(buffer.AsMemory(0, BufferSize), reading.Token);
+                        }
+                        catch
+                        {
+                            ArrayPool<byte>.Shared.Return(buffer);
+                            throw;
+                        }
+                    }
+                    catch (Exception ex) when (!reading.IsCancellationRequested)
+                    {
+                        UpstreamFailed(context, server, ex);
+                        break;
+                    }
+                    try
+                    {
+                        scanner.Scan(buffer.AsSpan(0, read));
+                        if (read == 0 || !await writer.WriteAsync(buffer.AsMemory(0, read)))
+                        {
+                            break;
+                        }
+                    }
+                    finally
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
+                    }
+                    busy = read == BufferSize;
                 }
             }
         }
         catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !aborted.IsCancellationRequested)
         {
+            await writer.StopKeepAliveAsync();
             await writer.DrainAsync(options.DrainRetry);
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
@@ -116,53 +156,9 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
         finally
         {
             await reading.CancelAsync();
-            await keepAlive;
+            await writer.StopKeepAliveAsync();
             Interlocked.Decrement(ref _open);
             _metrics.Closed(server);
-        }
-    }
-
-    /// <summary>
-    /// Relays one read. Unless the previous read filled the buffer (more is probably waiting), it
-    /// first waits for data with a zero-byte read, so an idle stream holds no buffer. Returns the
-    /// bytes relayed, 0 when the stream is over.
-    /// </summary>
-    private async Task<int> RelayChunkAsync(HttpContext context, Stream body, Writer writer, ListChangedScanner scanner, string server, bool busy, CancellationToken reading)
-    {
-        int read;
-        byte[] buffer;
-        try
-        {
-            if (!busy)
-            {
-#pragma warning disable CA2022 // A zero-byte read only waits for data; its result is always 0.
-                await body.ReadAsync(Memory<byte>.Empty, reading);
-#pragma warning restore CA2022
-            }
-            buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
-            try
-            {
-                read = await body.ReadAsync(buffer.AsMemory(0, BufferSize), reading);
-            }
-            catch
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-                throw;
-            }
-        }
-        catch (Exception ex) when (!reading.IsCancellationRequested)
-        {
-            UpstreamFailed(context, server, ex);
-            return 0;
-        }
-        try
-        {
-            scanner.Scan(buffer.AsSpan(0, read));
-            return read > 0 && await writer.WriteAsync(buffer.AsMemory(0, read)) ? read : 0;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -247,6 +243,9 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
         private readonly CancellationTokenSource _cut = new(Timeout.InfiniteTimeSpan, relay._time);
         private long _lastWrite = relay._time.GetTimestamp();
         private int _newlines = 2; // consecutive line ends at the tail of what was written ('\r' ignored); 2+ = event boundary
+        private ITimer? _keepAlive;
+        private Task _keepAliveWrite = Task.CompletedTask;
+        private int _stopped;
 
         /// <summary>Writes and flushes; false when the client is gone or was cut.</summary>
         public async ValueTask<bool> WriteAsync(ReadOnlyMemory<byte> bytes)
@@ -335,52 +334,103 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
             context.Abort();
         }
 
-        /// <summary>Sends a keep-alive comment whenever nothing was written for the interval.</summary>
-        public async Task KeepAliveAsync(CancellationToken stop)
+        /// <summary>
+        /// Starts the stream's keep-alive timer: one <see cref="ITimer"/> per stream, re-armed with
+        /// <see cref="ITimer.Change"/> (no allocation per keep-alive, nothing that lives for an interval
+        /// and then dies in an older GC generation).
+        /// </summary>
+        public void StartKeepAlive() =>
+            _keepAlive = relay._time.CreateTimer(static state => ((Writer)state!).KeepAliveDue(), this, options.KeepAliveInterval, Timeout.InfiniteTimeSpan);
+
+        /// <summary>Stops the keep-alive timer and waits for a keep-alive write in progress. Idempotent.</summary>
+        public async ValueTask StopKeepAliveAsync()
         {
-            var interval = options.KeepAliveInterval;
+            Volatile.Write(ref _stopped, 1);
+            if (_keepAlive is { } timer)
+            {
+                // Completes once no callback runs any more, so _keepAliveWrite is final after it.
+                await timer.DisposeAsync();
+            }
+            await Volatile.Read(ref _keepAliveWrite);
+        }
+
+        /// <summary>Timer callback: sends a keep-alive if nothing was written for the interval, else re-arms for the rest. Never throws.</summary>
+        private void KeepAliveDue()
+        {
             try
             {
-                while (true)
+                var interval = options.KeepAliveInterval;
+                var idle = relay._time.GetElapsedTime(Volatile.Read(ref _lastWrite));
+                if (idle < interval)
                 {
-                    var idle = relay._time.GetElapsedTime(Volatile.Read(ref _lastWrite));
-                    if (idle < interval)
-                    {
-                        await Task.Delay(interval - idle, relay._time, stop);
-                        continue;
-                    }
+                    Arm(interval - idle);
+                }
+                else if (!_lock.Wait(0))
+                {
                     // A write in progress (or waiting on a slow client) is no idle stream.
-                    if (!await _lock.WaitAsync(0, stop))
-                    {
-                        await Task.Delay(interval, relay._time, stop);
-                        continue;
-                    }
-                    try
-                    {
-                        if (relay._time.GetElapsedTime(Volatile.Read(ref _lastWrite)) < interval)
-                        {
-                            continue;
-                        }
-                        if (_newlines == 0)
-                        {
-                            // The upstream stopped mid-line: a comment here would corrupt it.
-                            Volatile.Write(ref _lastWrite, relay._time.GetTimestamp());
-                            continue;
-                        }
-                        if (!await WriteLockedAsync(KeepAliveLine, countEvents: false))
-                        {
-                            return;
-                        }
-                        relay._metrics.KeepAlive(server);
-                    }
-                    finally
-                    {
-                        _lock.Release();
-                    }
+                    Arm(interval);
+                }
+                else
+                {
+                    Volatile.Write(ref _keepAliveWrite, SendKeepAliveAsync());
                 }
             }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            catch (ObjectDisposedException)
             {
+                // The stream ended while the timer fired.
+            }
+        }
+
+        /// <summary>Writes the keep-alive line, the lock already held; releases it and re-arms while the stream lives.</summary>
+        private async Task SendKeepAliveAsync()
+        {
+            var interval = options.KeepAliveInterval;
+            var alive = true;
+            try
+            {
+                var idle = relay._time.GetElapsedTime(Volatile.Read(ref _lastWrite));
+                if (idle < interval)
+                {
+                    // A write finished between the check and the lock.
+                }
+                else if (_newlines == 0)
+                {
+                    // The upstream stopped mid-line: a comment here would corrupt it.
+                    Volatile.Write(ref _lastWrite, relay._time.GetTimestamp());
+                }
+                else if (alive = await WriteLockedAsync(KeepAliveLine, countEvents: false))
+                {
+                    relay._metrics.KeepAlive(server);
+                }
+            }
+            catch (Exception ex)
+            {
+                alive = false;
+                LogRelayFailed(relay._logger, server, ex.GetType().Name, ex.Message);
+                context.Abort();
+            }
+            finally
+            {
+                _lock.Release();
+            }
+            if (alive)
+            {
+                Arm(interval - relay._time.GetElapsedTime(Volatile.Read(ref _lastWrite)));
+            }
+        }
+
+        private void Arm(TimeSpan due)
+        {
+            try
+            {
+                if (Volatile.Read(ref _stopped) == 0)
+                {
+                    _keepAlive?.Change(due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+                // Stopped between the check and the change.
             }
         }
 

@@ -202,6 +202,66 @@ public class StreamingLoadTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task KeepAlive_NeverSplitsALine_AndResumesAtTheNextEventBoundary()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var upstream = await TestUpstream.StartAsync(async (context, _) =>
+        {
+            context.Response.ContentType = "text/event-stream";
+            if (context.Request.Headers["X-Test-Stream"] == "witness")
+            {
+                await context.Response.WriteAsync("data: witness\n\n");
+                await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { });
+                return;
+            }
+            // Stops in the middle of a line, then finishes it much later.
+            await context.Response.WriteAsync("data: par");
+            await release.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            await context.Response.WriteAsync("tial\n\n");
+            await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { });
+        });
+        await using var edge = await TestEdge.StartAsync(Edge(upstream.Url, new { KeepAliveInterval = "00:00:00.200" }));
+        using var partial = await edge.Client.SendAsync(OpenStream(), HttpCompletionOption.ResponseHeadersRead);
+        var body = await partial.Content.ReadAsStreamAsync();
+        var buffer = new byte[256];
+        var text = new StringBuilder();
+
+        async Task ReadUntilAsync(string expected)
+        {
+            using var timeout = new CancellationTokenSource(Patience);
+            while (!text.ToString().Contains(expected, StringComparison.Ordinal))
+            {
+                var read = await body.ReadAsync(buffer, timeout.Token);
+                Assert.NotEqual(0, read);
+                text.Append(Encoding.ASCII.GetString(buffer, 0, read));
+            }
+        }
+
+        await ReadUntilAsync("data: par");
+
+        // The witness: a second stream opened after the partial line was relayed. Once it has had two
+        // keep-alives, more than one interval has passed since the partial stream's last write, so its
+        // keep-alive timer has fired at least once while it was mid-line.
+        var open = OpenStream();
+        open.Headers.Add("X-Test-Stream", "witness");
+        using var witness = await edge.Client.SendAsync(open, HttpCompletionOption.ResponseHeadersRead);
+        using (var reader = new StreamReader(await witness.Content.ReadAsStreamAsync()))
+        {
+            using var timeout = new CancellationTokenSource(Patience);
+            var keepAlives = 0;
+            while (keepAlives < 2 && await reader.ReadLineAsync(timeout.Token) is { } line)
+            {
+                keepAlives += line == ": keep-alive" ? 1 : 0;
+            }
+            Assert.Equal(2, keepAlives);
+        }
+
+        release.TrySetResult();
+        await ReadUntilAsync("data: partial\n\n: keep-alive\n");
+        Assert.StartsWith("data: partial\n\n", text.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task StreamLimits_PerClient429_Total503_WithRetryAfterAndJsonRpcError()
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
