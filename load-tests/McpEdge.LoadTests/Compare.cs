@@ -81,6 +81,19 @@ public static class Compare
                     }
                     await output.WriteLineAsync($"round {round} {target.Name,-6} {scenario,-14} {capacity.Throughput,8:0} ok/s   p50 {RunReports.Latency(latency.Percentiles.FirstOrDefault()),9}  p99 {RunReports.Latency(latency.Percentiles.ElementAtOrDefault(3)),9}");
                 }
+                // The same stateless call from the latency probe: one connection, a spinning thread, no timer lag.
+                var probe = await Task.Factory.StartNew(() => LatencyProbe.Run(target.Stateless, LatencyProbe.StatelessCall(target.Stateless), rate, duration, cancellation),
+                    cancellation, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+                if (probe.Latencies.Length > 0)
+                {
+                    measures.Add(new(target.Name, $"stateless-call p50 µs at {rate:0}/s (probe, 1 connection)", probe.Percentile(50)));
+                    measures.Add(new(target.Name, $"stateless-call p99 µs at {rate:0}/s (probe, 1 connection)", probe.Percentile(99)));
+                }
+                if (probe.Failures.Count > 0)
+                {
+                    await output.WriteLineAsync($"  {target.Name} probe: {string.Join(", ", probe.Failures.Select(f => $"{f.Key} × {f.Value}"))}");
+                }
+                await output.WriteLineAsync($"round {round} {target.Name,-6} probe          p50 {probe.Percentile(50),6} µs  p99 {probe.Percentile(99),6} µs");
                 if (File.Exists("/usr/bin/wrk") && File.Exists(wrkScript))
                 {
                     var wrk = await WrkAsync(wrkScript, target.Stateless, connections, seconds, cancellation);

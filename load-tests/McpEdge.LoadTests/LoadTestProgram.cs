@@ -11,6 +11,7 @@ namespace McpEdge.LoadTests;
 /// <code>
 /// McpEdge.LoadTests smoke [--out DIR]
 /// McpEdge.LoadTests compare [--rounds 3] [--duration 10] [--warmup 30] [--connections 32] [--rate 1000] [--no-nginx] [--edge-env NAME=VALUE,…] [--out DIR]
+/// McpEdge.LoadTests probe --target URL [--rate 1000] [--duration 10]
 /// McpEdge.LoadTests run [--scenarios NAME,NAME|all] [--target self|URL] [--limited URL]
 ///                       [--rate PER_SECOND] [--duration SECONDS] [--load SIMULATION] [--out DIR]
 /// </code>
@@ -19,7 +20,9 @@ namespace McpEdge.LoadTests;
 /// target (the bundled sample server, three replicas, behind an edge in this process), 200/s and
 /// 10 s; <c>--load</c> (<c>inject:RATE:SECONDS</c>, <c>ramp:FROM:TO:SECONDS</c>,
 /// <c>constant:COPIES:SECONDS</c>) replaces every scenario's own simulation. Reports: <c>DIR/load-report.md</c> and <c>DIR/load-report.html</c> (default DIR
-/// <c>load-tests/reports</c>); the Markdown also goes to standard output.
+/// <c>load-tests/reports</c>); the Markdown also goes to standard output. <c>probe</c> times the
+/// <c>stateless-call</c> request with the <see cref="LatencyProbe"/> (one connection, fixed rate) and
+/// prints its percentiles; exit 1 when a request failed.
 /// </summary>
 public static class LoadTestProgram
 {
@@ -36,9 +39,13 @@ public static class LoadTestProgram
         {
             return await Compare.RunAsync((name, fallback) => Value(args, name, fallback), args, output, cancellation);
         }
+        if (args.Length >= 1 && args[0] == "probe")
+        {
+            return await ProbeAsync(args, output, cancellation);
+        }
         if (args.Length == 0 || args[0] is not ("smoke" or "run"))
         {
-            await output.WriteLineAsync("usage: McpEdge.LoadTests smoke [--out DIR] | compare [--rounds N] [--duration S] [--warmup S] [--connections N] [--rate N] [--no-nginx] [--edge-env NAME=VALUE,…] | run [--scenarios a,b|all] [--target self|URL] [--limited URL] [--rate N] [--duration S] [--load inject:R:S|ramp:A:B:S|constant:N:S] [--out DIR]");
+            await output.WriteLineAsync("usage: McpEdge.LoadTests smoke [--out DIR] | compare [--rounds N] [--duration S] [--warmup S] [--connections N] [--rate N] [--no-nginx] [--edge-env NAME=VALUE,…] | probe --target URL [--rate N] [--duration S] | run [--scenarios a,b|all] [--target self|URL] [--limited URL] [--rate N] [--duration S] [--load inject:R:S|ramp:A:B:S|constant:N:S] [--out DIR]");
             return 2;
         }
         var smoke = args[0] == "smoke";
@@ -101,6 +108,27 @@ public static class LoadTestProgram
         await output.WriteLineAsync(markdown);
         await output.WriteLineAsync($"reports: {Path.Combine(outDir, "load-report.md")}, {Path.Combine(outDir, "load-report.html")}");
         return results.All(r => r.Problem is null) && results.Count > 0 ? 0 : 1;
+    }
+
+    private static async Task<int> ProbeAsync(string[] args, TextWriter output, CancellationToken cancellation)
+    {
+        if (!Uri.TryCreate(Value(args, "--target", ""), UriKind.Absolute, out var target) || target.Scheme != Uri.UriSchemeHttp)
+        {
+            await output.WriteLineAsync("probe needs --target http://HOST:PORT/PATH (the MCP endpoint, e.g. http://127.0.0.1:8080/mcp/sample)");
+            return 2;
+        }
+        var rate = double.Parse(Value(args, "--rate", "1000"), CultureInfo.InvariantCulture);
+        var duration = TimeSpan.FromSeconds(double.Parse(Value(args, "--duration", "10"), CultureInfo.InvariantCulture));
+        var result = await Task.Factory.StartNew(() => LatencyProbe.Run(target, LatencyProbe.StatelessCall(target), rate, duration, cancellation),
+            cancellation, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var failed = result.Failures.Values.Sum();
+        await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"probe {target}: {rate:0.##}/s for {duration.TotalSeconds:0.#} s, one connection: {result.Latencies.Length} ok, {failed} failed; µs p50 {result.Percentile(50)}, p75 {result.Percentile(75)}, p95 {result.Percentile(95)}, p99 {result.Percentile(99)}, p99.9 {result.Percentile(99.9)}, max {result.Latencies.LastOrDefault()}"));
+        foreach (var (reason, count) in result.Failures)
+        {
+            await output.WriteLineAsync($"  {reason} × {count}");
+        }
+        return failed == 0 && result.Latencies.Length > 0 ? 0 : 1;
     }
 
     private static string Value(string[] args, string name, string fallback)
