@@ -168,11 +168,11 @@ public static class Compare
                 }
                 // Throughput: ratio to direct. Latency: overhead over direct in µs.
                 return latency
-                    ? $"{value.Value:0} (+{value.Value - direct.Value:0})"
+                    ? $"{value.Value:0} ({value.Value - direct.Value:+0;−0;0})"
                     : $"{value.Value:0} ({value.Value / direct.Value:0.00}×)";
             }
             string Ratio(string other) => Median("edge") is { } e && Median(other) is { } o && o > 0
-                ? (latency ? $"+{e - o:0} µs" : $"{e / o:0.00}×") : "–";
+                ? (latency ? $"{e - o:+0;−0;0} µs" : $"{e / o:0.00}×") : "–";
             md.AppendLine($"| {figure} | {string.Join(" | ", targets.Select(Cell))} | {Ratio("yarp")} | {Ratio("nginx")} |");
         }
         md.AppendLine().AppendLine("Throughput cells: value (ratio to direct). Latency cells: value (overhead over direct, µs).");

@@ -49,16 +49,31 @@ public static class LatencyProbe
                 }
                 try
                 {
+                    var reused = socket is not null;
                     socket ??= Connect(target);
                     socket.Send(request);
-                    var status = ReadResponse(socket, buffer);
+                    var (status, close) = ReadResponse(socket, buffer, out var gotNothing);
+                    if (gotNothing && reused)
+                    {
+                        // The server had closed the idle connection (as clients do, retry once on a new one).
+                        socket.Dispose();
+                        socket = Connect(target);
+                        socket.Send(request);
+                        (status, close) = ReadResponse(socket, buffer, out _);
+                    }
+                    if (close)
+                    {
+                        // Connection: close (nginx does after keepalive_requests): the next request connects anew.
+                        socket.Dispose();
+                        socket = null;
+                    }
                     if (status == 200)
                     {
                         latencies.Add((Stopwatch.GetTimestamp() - due) * 1_000_000 / Stopwatch.Frequency);
                     }
                     else
                     {
-                        Count(failures, $"HTTP {status}");
+                        Count(failures, status == 0 ? "closed before answering" : $"HTTP {status}");
                     }
                 }
                 catch (Exception ex) when (ex is SocketException or IOException or FormatException)
@@ -111,12 +126,22 @@ public static class LatencyProbe
         }
     }
 
-    /// <summary>Reads one whole response (Content-Length or chunked body); returns its status code.</summary>
+    /// <summary>
+    /// Reads one whole response (Content-Length or chunked body); returns its status code and whether
+    /// it ends the connection (<c>Connection: close</c>). <paramref name="gotNothing"/>: the connection
+    /// was closed before the first byte (status 0).
+    /// </summary>
     /// <exception cref="IOException">The connection closed mid-response.</exception>
     /// <exception cref="FormatException">Not an HTTP/1.1 response this probe can frame.</exception>
-    internal static int ReadResponse(Socket socket, byte[] buffer)
+    internal static (int Status, bool Close) ReadResponse(Socket socket, byte[] buffer, out bool gotNothing)
     {
-        var length = 0;
+        gotNothing = false;
+        var length = socket.Receive(buffer);
+        if (length == 0)
+        {
+            gotNothing = true;
+            return (0, true);
+        }
         int headerEnd;
         while ((headerEnd = buffer.AsSpan(0, length).IndexOf("\r\n\r\n"u8)) < 0)
         {
@@ -127,6 +152,7 @@ public static class LatencyProbe
         {
             throw new FormatException($"not an HTTP/1.1 status line: {head.Split('\r')[0]}");
         }
+        var close = Header(head, "connection")?.Contains("close", StringComparison.OrdinalIgnoreCase) == true;
         var bodyStart = headerEnd + 4;
         if (Header(head, "content-length") is { } contentLength)
         {
@@ -139,7 +165,7 @@ public static class LatencyProbe
             {
                 length += Receive(socket, buffer, length);
             }
-            return status;
+            return (status, close);
         }
         if (Header(head, "transfer-encoding")?.Contains("chunked", StringComparison.OrdinalIgnoreCase) == true)
         {
@@ -169,7 +195,7 @@ public static class LatencyProbe
                 }
                 if (size == 0)
                 {
-                    return status;
+                    return (status, close);
                 }
                 position = next;
             }

@@ -46,6 +46,29 @@ public class LatencyProbeTests
     }
 
     [Fact]
+    public async Task Probe_ReconnectsAfterConnectionClose_WithoutCountingAFailure()
+    {
+        var served = 0;
+        await using var upstream = await TestUpstream.StartAsync(async (context, _) =>
+        {
+            // Every third answer ends its connection, as nginx does after keepalive_requests.
+            if (Interlocked.Increment(ref served) % 3 == 0)
+            {
+                context.Response.Headers.Connection = "close";
+            }
+            context.Response.ContentLength = 2;
+            await context.Response.WriteAsync("{}");
+        });
+        var target = new Uri(upstream.Url + "/mcp");
+
+        var result = await Task.Run(() => LatencyProbe.Run(target, LatencyProbe.StatelessCall(target), rate: 200, TimeSpan.FromSeconds(0.3)));
+
+        Assert.Empty(result.Failures);
+        Assert.Equal(60, result.Latencies.Length);
+        Assert.Equal(60, served);
+    }
+
+    [Fact]
     public async Task Probe_TimesRequestsFromTheirDueTime_SoAStallShowsInEveryRequestItDelayed()
     {
         var served = 0;
