@@ -91,6 +91,7 @@ public class LatencyProbeTests
         // from their due time. A generator that waited for each answer before scheduling the next
         // (coordinated omission) would show one slow request.
         Assert.True(result.Latencies.Count(l => l >= 50_000) >= 8, $"slow requests: {result.Latencies.Count(l => l >= 50_000)}");
-        Assert.True(result.Latencies[^1] >= 100_000);
+        // The stalled request itself (a timer may fire a millisecond early against the Stopwatch).
+        Assert.True(result.Latencies[^1] >= 95_000, $"slowest: {result.Latencies[^1]} µs");
     }
 }
