@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using McpEdge.Configuration;
 using McpEdge.LoadBalancing;
 using McpEdge.Protocol;
@@ -23,7 +25,9 @@ internal sealed class EdgeMetrics
 {
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _duration;
-    private readonly UpDownCounter<long> _active;
+    // Requests in progress per server: plain interlocked counts, read when /metrics is scraped (an
+    // observable instrument), instead of two OpenTelemetry measurements (tag lookup) per request.
+    private readonly ConcurrentDictionary<string, StrongBox<long>> _active = new(StringComparer.Ordinal);
     private readonly Histogram<double> _upstreamDuration;
     private readonly Counter<long> _sessionRejections;
     private readonly Counter<long> _reloads;
@@ -34,7 +38,9 @@ internal sealed class EdgeMetrics
         var meter = meters.Create("McpEdge");
         _requests = meter.CreateCounter<long>("mcpedge.requests", "{request}", "Requests to MCP servers, by server, MCP method, HTTP status and outcome.");
         _duration = meter.CreateHistogram<double>("mcpedge.request.duration", "s", "Time from a request's arrival at the edge to the end of its response (streams: until they close).");
-        _active = meter.CreateUpDownCounter<long>("mcpedge.requests.active", "{request}", "Requests to MCP servers in progress (streams included).");
+        meter.CreateObservableUpDownCounter("mcpedge.requests.active", () => _active.Select(server =>
+            new Measurement<long>(Volatile.Read(ref server.Value.Value), new KeyValuePair<string, object?>("mcp.server", server.Key))),
+            "{request}", "Requests to MCP servers in progress (streams included).");
         _upstreamDuration = meter.CreateHistogram<double>("mcpedge.upstream.duration", "s", "Upstream exchanges (not GET streams), from sending the request to the end of the answer, by replica.");
         _sessionRejections = meter.CreateCounter<long>("mcpedge.session.rejections", "{request}", "Requests refused because of their session token, by reason.");
         _reloads = meter.CreateCounter<long>("mcpedge.config.reloads", "{reload}", "Configuration changes, applied or rejected.");
@@ -89,15 +95,17 @@ internal sealed class EdgeMetrics
         : context.Response.StatusCode >= 400 ? "client_error"
         : "ok";
 
-    internal void Started(string server) => _active.Add(1, new KeyValuePair<string, object?>("mcp.server", server));
+    internal void Started(string server) => Interlocked.Increment(ref Active(server).Value);
+
+    private StrongBox<long> Active(string server) => _active.GetOrAdd(server, static _ => new StrongBox<long>());
 
     /// <summary>Status codes boxed once, so a measurement does not box one per request.</summary>
     private static readonly object[] StatusCodes = Enumerable.Range(0, 600).Select(code => (object)code).ToArray();
 
     internal void Ended(string server, string method, int status, string outcome, double seconds)
     {
+        Interlocked.Decrement(ref Active(server).Value);
         var serverTag = new KeyValuePair<string, object?>("mcp.server", server);
-        _active.Add(-1, serverTag);
         var tags = new TagList
         {
             serverTag,

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.RegularExpressions;
 using McpEdge.Telemetry;
 using McpEdge.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
 
 namespace McpEdge.Tests.Telemetry;
 
@@ -70,6 +71,41 @@ public class MetricsTests
             var lines = text.Split('\n').Where(l => l.StartsWith(name, StringComparison.Ordinal));
             Assert.Fail($"missing {name}{{{labels.Trim()}}} {value}; the scrape has:\n" + string.Join('\n', lines));
         }
+    }
+
+    [Fact]
+    public async Task RequestsActive_CountsAnOpenStream_AndDropsWhenItCloses()
+    {
+        await using var upstream = await TestUpstream.StartAsync(async (context, _) =>
+        {
+            context.Response.ContentType = "text/event-stream";
+            await context.Response.WriteAsync(": open\n\n");
+            await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { });
+        });
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: upstream.Url + "/mcp") } });
+
+        async Task<string> ScrapeUntilAsync(string value)
+        {
+            // The count drops when the edge has ended the request, a moment after the client hung up.
+            var deadline = Stopwatch.StartNew();
+            while (true)
+            {
+                var text = await edge.Client.GetStringAsync("/metrics");
+                if (Regex.IsMatch(text, Series("mcpedge_requests_active", """mcp_server="s" """, value)) || deadline.Elapsed > TimeSpan.FromSeconds(10))
+                {
+                    return text;
+                }
+            }
+        }
+
+        var open = new HttpRequestMessage(HttpMethod.Get, "/mcp/s");
+        open.Headers.Accept.ParseAdd("text/event-stream");
+        var stream = await edge.Client.SendAsync(open, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
+        AssertSeries(await edge.Client.GetStringAsync("/metrics"), "mcpedge_requests_active", """mcp_server="s" """, "1");
+
+        stream.Dispose();
+        AssertSeries(await ScrapeUntilAsync("0"), "mcpedge_requests_active", """mcp_server="s" """, "0");
     }
 
     [Fact]
