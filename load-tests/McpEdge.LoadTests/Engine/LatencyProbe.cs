@@ -20,13 +20,18 @@ namespace McpEdge.LoadTests.Engine;
 /// </remarks>
 public static class LatencyProbe
 {
+    /// <summary>How long one request may go unanswered (each send and each receive): 10 s.</summary>
+    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
+
     /// <summary>Sends <paramref name="request"/> (a complete HTTP/1.1 request) to <paramref name="target"/>'s host and port at <paramref name="rate"/> per second for <paramref name="duration"/>.</summary>
     /// <param name="target">Where to connect (<c>http</c> only; the request carries its own path).</param>
     /// <param name="request">The bytes of one request, sent as they are for every request.</param>
     /// <param name="rate">Requests per second, more than 0.</param>
     /// <param name="duration">How long to schedule requests for.</param>
     /// <param name="cancellation">Stops the run early.</param>
-    /// <returns>The latencies of the answered requests (HTTP 200, µs, ascending) and the failures by reason.</returns>
+    /// <returns>The latencies of the answered requests (HTTP 200, µs, ascending) and the failures by reason
+    /// (a status, <c>closed before answering</c>, or an exception's type: a connect or a
+    /// <see cref="RequestTimeout"/> that failed is a <c>SocketException</c>).</returns>
     /// <exception cref="ArgumentOutOfRangeException">A rate of 0 or less.</exception>
     public static ProbeResult Run(Uri target, byte[] request, double rate, TimeSpan duration, CancellationToken cancellation = default)
     {
@@ -113,7 +118,13 @@ public static class LatencyProbe
 
     private static Socket Connect(Uri target)
     {
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        // Bounded: a request unanswered for RequestTimeout fails (SocketException, TimedOut) and the connection is replaced.
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp)
+        {
+            NoDelay = true,
+            ReceiveTimeout = (int)RequestTimeout.TotalMilliseconds,
+            SendTimeout = (int)RequestTimeout.TotalMilliseconds,
+        };
         try
         {
             socket.Connect(target.Host, target.Port);

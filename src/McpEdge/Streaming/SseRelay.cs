@@ -398,9 +398,13 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
                     // The upstream stopped mid-line: a comment here would corrupt it.
                     Volatile.Write(ref _lastWrite, relay._time.GetTimestamp());
                 }
-                else if (alive = await WriteLockedAsync(KeepAliveLine, countEvents: false))
+                else
                 {
-                    relay._metrics.KeepAlive(server);
+                    alive = await WriteLockedAsync(KeepAliveLine, countEvents: false);
+                    if (alive)
+                    {
+                        relay._metrics.KeepAlive(server);
+                    }
                 }
             }
             catch (Exception ex)
