@@ -88,6 +88,10 @@ public static class SampleMcpServer
         {
             builder.WebHost.UseUrls("http://127.0.0.1:5101");
         }
+        // The standard Kestrel section, which the slim builder does not bind: e.g.
+        // --Kestrel:EndpointDefaults:Protocols=Http2 (or Kestrel__EndpointDefaults__Protocols=Http2)
+        // serves cleartext HTTP/2 with prior knowledge only, for an edge with UpstreamHttpVersion "2".
+        builder.WebHost.ConfigureKestrel((context, kestrel) => kestrel.Configure(context.Configuration.GetSection("Kestrel")));
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         var stateless = builder.Configuration.GetValue<bool>("stateless");
         var app = builder.Build();

@@ -243,6 +243,14 @@ public sealed record McpServerOptions
     public List<string> Upstreams { get; init; } = [];
 
     /// <summary>
+    /// The HTTP version spoken to the replicas: <c>auto</c> (the default: HTTP/2 to an <c>https</c>
+    /// replica that offers it, else HTTP/1.1), <c>1.1</c>, or <c>2</c> (to an <c>http</c> replica,
+    /// cleartext HTTP/2 with prior knowledge, "h2c", RFC 9113 §3.3). See <see cref="UpstreamHttpVersions"/>.
+    /// Health probes use the same version.
+    /// </summary>
+    public string UpstreamHttpVersion { get; init; } = UpstreamHttpVersions.Auto;
+
+    /// <summary>
     /// The load-balancing policy for requests that carry no session (a session always goes to its
     /// own replica): <c>LeastResponseTime</c> (the default) or <c>ConsistentHash</c> of McpEdge
     /// (<see cref="McpEdge.LoadBalancing.McpLoadBalancingPolicies"/>), or one of YARP's: <c>PowerOfTwoChoices</c>,

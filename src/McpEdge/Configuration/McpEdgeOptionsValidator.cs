@@ -69,6 +69,11 @@ public static partial class McpEdgeOptionsValidator
                 errors.Add($"{at}:Transport: '{server.Transport}' is not a transport; use '{McpTransports.StreamableHttp}' or '{McpTransports.Sse}'.");
             }
 
+            if (!UpstreamHttpVersions.IsKnown(server.UpstreamHttpVersion))
+            {
+                errors.Add($"{at}:UpstreamHttpVersion: '{server.UpstreamHttpVersion}' is not an HTTP version McpEdge speaks to upstreams; use '{UpstreamHttpVersions.Auto}', '{UpstreamHttpVersions.Http11}' or '{UpstreamHttpVersions.Http2}' (HTTP/2; cleartext h2c to an http:// upstream).");
+            }
+
             if (server.Upstreams.Count == 0)
             {
                 errors.Add($"{at}:Upstreams: at least one upstream replica URL is needed.");

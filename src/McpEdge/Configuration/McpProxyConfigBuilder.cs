@@ -109,6 +109,7 @@ public static class McpProxyConfigBuilder
                 });
             }
 
+            var httpVersion = UpstreamHttpVersions.Resolve(server.UpstreamHttpVersion);
             clusters.Add(new ClusterConfig
             {
                 ClusterId = name,
@@ -117,7 +118,12 @@ public static class McpProxyConfigBuilder
                     u => DestinationId(new Uri(u)),
                     u => new DestinationConfig { Address = u },
                     StringComparer.OrdinalIgnoreCase),
-                HttpRequest = new ForwarderRequestConfig { ActivityTimeout = server.Timeouts.Response },
+                HttpRequest = new ForwarderRequestConfig
+                {
+                    ActivityTimeout = server.Timeouts.Response,
+                    Version = httpVersion?.Version,
+                    VersionPolicy = httpVersion?.Policy,
+                },
                 HealthCheck = new HealthCheckConfig
                 {
                     // Active health is set by McpHealthProbeService (YARP's own prober stays off);

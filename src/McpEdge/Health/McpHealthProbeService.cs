@@ -149,7 +149,7 @@ public sealed partial class McpHealthProbeService : IHostedService, IDisposable
         var kind = options.Transport == McpTransports.Sse && active.Probe.Equals(ProbeKinds.Auto, StringComparison.OrdinalIgnoreCase)
             ? ProbeKinds.SseEndpoint
             : active.Probe;
-        var (result, speaksDiscover) = await _prober.ProbeAsync(new Uri(destination.Model.Config.Address), kind, active.Path, active.Timeout,
+        var (result, speaksDiscover) = await _prober.ProbeAsync(new Uri(destination.Model.Config.Address), options.UpstreamHttpVersion, kind, active.Path, active.Timeout,
             preferSession: record.SpeaksDiscover == false, stopping);
         if (speaksDiscover is not null)
         {

@@ -70,18 +70,21 @@ public sealed class McpHealthProber : IDisposable
 
     /// <summary>Probes <paramref name="upstream"/>.</summary>
     /// <param name="upstream">The replica's MCP endpoint (or SSE URL for the <c>sse</c> transport).</param>
+    /// <param name="httpVersion">The server's <see cref="Configuration.McpServerOptions.UpstreamHttpVersion"/>
+    /// (<see cref="Configuration.UpstreamHttpVersions"/>): probes speak what the proxied requests speak.</param>
     /// <param name="kind">A value of <see cref="ProbeKinds"/>, already resolved for the transport (not <c>auto</c> for <c>sse</c>).</param>
     /// <param name="httpPath">The path for <c>http</c> probes.</param>
     /// <param name="timeout">The deadline of the whole probe.</param>
     /// <param name="preferSession">For <c>auto</c>: skip <c>discover</c> (the replica did not speak it last time).</param>
     /// <param name="cancellationToken">Stops the probe (shutdown).</param>
     /// <returns>The result and, for <c>auto</c>, whether the replica answered <c>discover</c>.</returns>
-    public async Task<(ProbeResult Result, bool? SpeaksDiscover)> ProbeAsync(Uri upstream, string kind, string? httpPath, TimeSpan timeout, bool preferSession, CancellationToken cancellationToken)
+    public async Task<(ProbeResult Result, bool? SpeaksDiscover)> ProbeAsync(Uri upstream, string httpVersion, string kind, string? httpPath, TimeSpan timeout, bool preferSession, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
         var ct = deadline.Token;
+        var target = new Target(upstream, Configuration.UpstreamHttpVersions.Resolve(httpVersion) ?? Configuration.UpstreamHttpVersions.YarpDefault);
         var ran = kind;
         bool? speaksDiscover = null;
         try
@@ -90,31 +93,31 @@ public sealed class McpHealthProber : IDisposable
             switch (kind.ToLowerInvariant())
             {
                 case ProbeKinds.Http:
-                    error = await HttpAsync(new Uri(upstream, httpPath ?? "/"), ct);
+                    error = await HttpAsync(target with { Uri = new Uri(upstream, httpPath ?? "/") }, ct);
                     break;
                 case ProbeKinds.SseEndpoint:
-                    error = await SseEndpointAsync(upstream, ct);
+                    error = await SseEndpointAsync(target, ct);
                     break;
                 case ProbeKinds.Session:
-                    error = await SessionAsync(upstream, ct);
+                    error = await SessionAsync(target, ct);
                     break;
                 case ProbeKinds.Discover:
-                    (error, _) = await DiscoverAsync(upstream, ct);
+                    (error, _) = await DiscoverAsync(target, ct);
                     break;
                 default:
                     if (preferSession)
                     {
                         ran = ProbeKinds.Session;
-                        error = await SessionAsync(upstream, ct);
+                        error = await SessionAsync(target, ct);
                         break;
                     }
                     ran = ProbeKinds.Discover;
-                    (error, var notModern) = await DiscoverAsync(upstream, ct);
+                    (error, var notModern) = await DiscoverAsync(target, ct);
                     speaksDiscover = error is null;
                     if (notModern)
                     {
                         ran = ProbeKinds.Session;
-                        error = await SessionAsync(upstream, ct);
+                        error = await SessionAsync(target, ct);
                         speaksDiscover = false;
                     }
                     break;
@@ -131,7 +134,7 @@ public sealed class McpHealthProber : IDisposable
         }
     }
 
-    private async Task<(string? Error, bool NotModern)> DiscoverAsync(Uri upstream, CancellationToken ct)
+    private async Task<(string? Error, bool NotModern)> DiscoverAsync(Target upstream, CancellationToken ct)
     {
         const string body = """{"jsonrpc":"2.0","id":"mcpedge-probe-discover","method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"mcpedge-probe","version":"1.0.0"},"io.modelcontextprotocol/clientCapabilities":{}}}}""";
         using var request = Post(upstream, body, ModernRevision, sessionId: null);
@@ -154,7 +157,7 @@ public sealed class McpHealthProber : IDisposable
         return (null, false);
     }
 
-    private async Task<string?> SessionAsync(Uri upstream, CancellationToken ct)
+    private async Task<string?> SessionAsync(Target upstream, CancellationToken ct)
     {
         const string initialize = """{"jsonrpc":"2.0","id":"mcpedge-probe-init","method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"mcpedge-probe","version":"1.0.0"}}}""";
         string? sessionId;
@@ -207,10 +210,10 @@ public sealed class McpHealthProber : IDisposable
     }
 
     /// <summary>Ends the probe's session; best effort (a server may answer 405), bounded to 2 s.</summary>
-    private async Task DeleteSessionAsync(Uri upstream, string sessionId, string? version)
+    private async Task DeleteSessionAsync(Target upstream, string sessionId, string? version)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-        using var request = new HttpRequestMessage(HttpMethod.Delete, upstream);
+        using var request = upstream.Request(HttpMethod.Delete);
         request.Headers.TryAddWithoutValidation(McpHeaders.SessionId, sessionId);
         if (version is not null)
         {
@@ -226,16 +229,16 @@ public sealed class McpHealthProber : IDisposable
         }
     }
 
-    private async Task<string?> HttpAsync(Uri url, CancellationToken ct)
+    private async Task<string?> HttpAsync(Target url, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        using var request = url.Request(HttpMethod.Get);
         using var response = await _client.SendAsync(request, ct);
-        return response.IsSuccessStatusCode ? null : $"GET {url.PathAndQuery} answered HTTP {(int)response.StatusCode}";
+        return response.IsSuccessStatusCode ? null : $"GET {url.Uri.PathAndQuery} answered HTTP {(int)response.StatusCode}";
     }
 
-    private async Task<string?> SseEndpointAsync(Uri upstream, CancellationToken ct)
+    private async Task<string?> SseEndpointAsync(Target upstream, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, upstream);
+        using var request = upstream.Request(HttpMethod.Get);
         request.Headers.Accept.Add(EventStream);
         using var response = await _client.SendAsync(request, ct);
         if (!response.IsSuccessStatusCode)
@@ -260,9 +263,10 @@ public sealed class McpHealthProber : IDisposable
         return "the SSE stream sent no endpoint event";
     }
 
-    private static HttpRequestMessage Post(Uri upstream, string json, string? version, string? sessionId)
+    private static HttpRequestMessage Post(Target upstream, string json, string? version, string? sessionId)
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, upstream) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        var request = upstream.Request(HttpMethod.Post);
+        request.Content = new StringContent(json, Encoding.UTF8, "application/json");
         request.Headers.Accept.Add(Json);
         request.Headers.Accept.Add(EventStream);
         if (version is not null)
@@ -379,5 +383,12 @@ public sealed class McpHealthProber : IDisposable
         {
             _client.Dispose();
         }
+    }
+
+    /// <summary>A replica's URL and the HTTP version and version policy its requests use.</summary>
+    private readonly record struct Target(Uri Uri, (Version Version, HttpVersionPolicy Policy) HttpVersion)
+    {
+        public HttpRequestMessage Request(HttpMethod method) =>
+            new(method, Uri) { Version = HttpVersion.Version, VersionPolicy = HttpVersion.Policy };
     }
 }

@@ -45,6 +45,7 @@ public class McpEdgeOptionsValidatorTests
         {
             Path = "mcp/no-slash",
             Transport = "websocket",
+            UpstreamHttpVersion = "h2c",
             Upstreams = [],
             LoadBalancingPolicy = "Fastest",
             Timeouts = new TimeoutOptions { Connect = TimeSpan.Zero, Response = TimeSpan.FromSeconds(-1) },
@@ -59,6 +60,7 @@ public class McpEdgeOptionsValidatorTests
             "McpEdge:Servers:bad name:",
             "McpEdge:Servers:bad name:Path:",
             "McpEdge:Servers:bad name:Transport:",
+            "McpEdge:Servers:bad name:UpstreamHttpVersion:",
             "McpEdge:Servers:bad name:Upstreams:",
             "McpEdge:Servers:bad name:LoadBalancingPolicy:",
             "McpEdge:Servers:bad name:Timeouts:Connect:",

@@ -58,6 +58,23 @@ public class McpProxyConfigBuilderTests
         Assert.Equal("/tools/legacy", Assert.Single(routes, r => r.RouteId == "legacy").Match.Path);
     }
 
+    [Theory]
+    [InlineData("auto", null, null)]
+    [InlineData("1.1", "1.1", System.Net.Http.HttpVersionPolicy.RequestVersionExact)]
+    [InlineData("2", "2.0", System.Net.Http.HttpVersionPolicy.RequestVersionExact)]
+    public void Build_UpstreamHttpVersion_SetsTheClusterRequestVersionAndPolicy(string setting, string? version, System.Net.Http.HttpVersionPolicy? policy)
+    {
+        var (_, clusters) = McpProxyConfigBuilder.Build(Options(("s", new McpServerOptions
+        {
+            Upstreams = ["http://127.0.0.1:3001/mcp"],
+            UpstreamHttpVersion = setting,
+        })));
+
+        var request = Assert.Single(clusters).HttpRequest!;
+        Assert.Equal(version, request.Version?.ToString());
+        Assert.Equal(policy, request.VersionPolicy);
+    }
+
     [Fact]
     public void DestinationId_IgnoresSchemeCaseAndTrailingSlash()
     {

@@ -20,9 +20,10 @@ public sealed class TestSampleServer : IAsyncDisposable
     /// <summary>The MCP endpoint, <c>http://127.0.0.1:{port}/mcp</c>.</summary>
     public string Url { get; }
 
-    public static async Task<TestSampleServer> StartAsync()
+    /// <summary>Starts the sample server; <paramref name="args"/> are added to its command line (e.g. <c>--Kestrel:EndpointDefaults:Protocols=Http2</c>).</summary>
+    public static async Task<TestSampleServer> StartAsync(params string[] args)
     {
-        var app = SampleMcpServer.Build(["--urls", "http://127.0.0.1:0"]);
+        var app = SampleMcpServer.Build(["--urls", "http://127.0.0.1:0", .. args]);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         return new TestSampleServer(app, address + "/mcp");

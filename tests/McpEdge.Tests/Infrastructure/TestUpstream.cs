@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -33,10 +34,16 @@ public sealed class TestUpstream : IAsyncDisposable
     public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
 
     /// <summary>Starts an upstream whose every request is recorded (body read first) and then handled by <paramref name="handler"/>.</summary>
-    public static async Task<TestUpstream> StartAsync(Func<HttpContext, string, Task> handler)
+    /// <param name="handler">Answers each request, given its body.</param>
+    /// <param name="http2Only">Serve cleartext HTTP/2 with prior knowledge only (an edge with <c>UpstreamHttpVersion: "2"</c>).</param>
+    public static async Task<TestUpstream> StartAsync(Func<HttpContext, string, Task> handler, bool http2Only = false)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
+        if (http2Only)
+        {
+            builder.WebHost.ConfigureKestrel(k => k.ConfigureEndpointDefaults(l => l.Protocols = HttpProtocols.Http2));
+        }
         builder.Logging.ClearProviders();
         var app = builder.Build();
         TestUpstream? self = null;

@@ -23,9 +23,9 @@ public class StreamingLoadTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
 
-    private static object Edge(string upstreamUrl, object streaming, string responseTimeout = "00:00:30") => new
+    private static object Edge(string upstreamUrl, object streaming, string responseTimeout = "00:00:30", string? upstreamHttpVersion = null) => new
     {
-        Servers = new { s = Mcp.Server(timeouts: new { Connect = "00:00:02", Response = responseTimeout }, upstreams: upstreamUrl + "/mcp") },
+        Servers = new { s = Mcp.Server(timeouts: new { Connect = "00:00:02", Response = responseTimeout }, upstreamHttpVersion: upstreamHttpVersion, upstreams: upstreamUrl + "/mcp") },
         Streaming = streaming,
     };
 
@@ -36,8 +36,11 @@ public class StreamingLoadTests(ITestOutputHelper output)
         return request;
     }
 
-    [Fact]
-    public async Task Flood_ClientReadsNothing_HeapStaysFlat_UpstreamPaused_BothCutAfterSlowConsumerTimeout()
+    /// <remarks>Over HTTP/2 (<c>UpstreamHttpVersion: "2"</c>) the pause is the stream's flow-control window (RFC 9113 §5.2) instead of TCP's.</remarks>
+    [Theory]
+    [InlineData("1.1")]
+    [InlineData("2")]
+    public async Task Flood_ClientReadsNothing_HeapStaysFlat_UpstreamPaused_BothCutAfterSlowConsumerTimeout(string upstreamHttpVersion)
     {
         const long Flood = 512L * 1024 * 1024;
         long written = 0;
@@ -62,8 +65,8 @@ public class StreamingLoadTests(ITestOutputHelper output)
             // Writes after a close may complete as no-ops; the abort is the proof that the edge closed this side.
             var closed = await Task.Delay(TimeSpan.FromSeconds(30), context.RequestAborted).ContinueWith(t => t.IsCanceled);
             upstreamDone.TrySetResult(closed ? Interlocked.Read(ref written) : -1);
-        });
-        await using var edge = await TestEdge.StartAsync(Edge(upstream.Url, new { SlowConsumerTimeout = "00:00:02" }));
+        }, http2Only: upstreamHttpVersion == "2");
+        await using var edge = await TestEdge.StartAsync(Edge(upstream.Url, new { SlowConsumerTimeout = "00:00:02" }, upstreamHttpVersion: upstreamHttpVersion));
         using var totals = new MetricTotals(edge.Services, StreamingMetrics.MeterName);
 
         var baseline = GC.GetTotalMemory(forceFullCollection: true);

@@ -1,0 +1,75 @@
+using System.Collections.Concurrent;
+using System.Net;
+using McpEdge.Tests.Infrastructure;
+using ModelContextProtocol;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+using Yarp.ReverseProxy.Model;
+
+namespace McpEdge.Tests.Integration;
+
+/// <summary>
+/// <c>UpstreamHttpVersion: "2"</c>: cleartext HTTP/2 with prior knowledge (RFC 9113 §3.3) to a sample
+/// server whose only endpoint speaks HTTP/2, on loopback.
+/// </summary>
+public class UpstreamHttp2Tests
+{
+    private const string Http2Only = "--Kestrel:EndpointDefaults:Protocols=Http2";
+
+    private static object Server(string upstream, string httpVersion) => new
+    {
+        Upstreams = new[] { upstream },
+        UpstreamHttpVersion = httpVersion,
+        LoadBalancingPolicy = "RoundRobin",
+        HealthCheck = new
+        {
+            Active = new { Enabled = true, Probe = "auto", Interval = "00:00:00.300", Timeout = "00:00:02", UnhealthyThreshold = 1, HealthyThreshold = 1 },
+            Passive = new { Enabled = false },
+        },
+    };
+
+    /// <summary>Reports progress synchronously, in order.</summary>
+    private sealed class InlineProgress(Action<ProgressNotificationValue> report) : IProgress<ProgressNotificationValue>
+    {
+        public void Report(ProgressNotificationValue value) => report(value);
+    }
+
+    [Fact]
+    public async Task Http2Upstream_IsProbedHealthy_AndCarriesASessionAndItsProgressStream()
+    {
+        await using var sample = await TestSampleServer.StartAsync(Http2Only);
+        using (var http11 = new HttpClient())
+        {
+            // The witness that the upstream speaks nothing but HTTP/2: Kestrel refuses an HTTP/1.1 request.
+            using var refused = await http11.GetAsync(sample.Url);
+            Assert.Contains("HTTP/2 only endpoint", await refused.Content.ReadAsStringAsync());
+        }
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Server(sample.Url, "2") } });
+        await edge.WaitForActiveHealthAsync("s", sample.Url, DestinationHealth.Healthy);
+
+        await using var client = await McpClient.CreateAsync(
+            new HttpClientTransport(new HttpClientTransportOptions { Endpoint = new Uri(edge.BaseAddress, "mcp/s"), TransportMode = HttpTransportMode.StreamableHttp }),
+            new McpClientOptions { ClientInfo = new Implementation { Name = "h2c-test", Version = "1.0.0" } });
+        var steps = new ConcurrentQueue<float>();
+        var result = await client.CallToolAsync("progress", new Dictionary<string, object?> { ["steps"] = 5, ["delayMs"] = 20 }, new InlineProgress(p => steps.Enqueue(p.Progress)))
+            .AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Contains("5 steps done", string.Join("", result.Content.OfType<TextContentBlock>().Select(c => c.Text)));
+        // The SDK may drop the last notification when the result resolves the call first (see OfficialClientTests).
+        Assert.InRange(steps.Count, 4, 5);
+    }
+
+    [Fact]
+    public async Task Http2OnlyUpstream_WithTheDefaultVersion_IsProbedUnhealthy_AndItsRefusalPassesThrough()
+    {
+        await using var sample = await TestSampleServer.StartAsync(Http2Only);
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Server(sample.Url, "auto") } });
+        await edge.WaitForActiveHealthAsync("s", sample.Url, DestinationHealth.Unhealthy);
+
+        using var response = await edge.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Call(1, "tools/list")));
+
+        // Every replica unhealthy: the edge still tries one (YARP's panic mode), over HTTP/1.1, and relays Kestrel's 400.
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("HTTP/2 only endpoint", await response.Content.ReadAsStringAsync());
+    }
+}
