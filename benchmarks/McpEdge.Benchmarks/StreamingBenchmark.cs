@@ -28,6 +28,9 @@ namespace McpEdge.Benchmarks;
 /// <item>Relay throughput of one fast stream (1 KiB events, as fast as the upstream can write)
 /// through the edge vs direct, alternating.</item>
 /// </list>
+/// <c>--upstream-http 2</c>: the upstream serves cleartext HTTP/2 only and the edge speaks it
+/// (<c>UpstreamHttpVersion: "2"</c>), so the idle streams share a few upstream connections; the
+/// direct figure is then over HTTP/2 too. The clients speak HTTP/1.1 to the edge either way.
 /// </summary>
 internal static class StreamingBenchmark
 {
@@ -40,15 +43,16 @@ internal static class StreamingBenchmark
         // Streams opened per second (0: all at once, a burst). Kestrel's block pool keeps what a burst made it grow to.
         var openRate = Option(args, "--open-rate", 0);
         var throughputMiB = (long)Option(args, "--mib", 1024);
+        var http2 = Option(args, "--upstream-http", 1.1) == 2;
 
-        var upstream = await UpstreamAsync();
+        var upstream = await UpstreamAsync(http2);
         var upstreamUrl = Address(upstream);
         using var edge = await StartEdgeAsync(new
         {
             Servers = new
             {
-                idle = new { Upstreams = new[] { upstreamUrl + "/idle" }, HealthCheck = new { Active = new { Enabled = false } } },
-                fast = new { Upstreams = new[] { upstreamUrl + "/fast" }, HealthCheck = new { Active = new { Enabled = false } } },
+                idle = new { Upstreams = new[] { upstreamUrl + "/idle" }, UpstreamHttpVersion = http2 ? "2" : "auto", HealthCheck = new { Active = new { Enabled = false } } },
+                fast = new { Upstreams = new[] { upstreamUrl + "/fast" }, UpstreamHttpVersion = http2 ? "2" : "auto", HealthCheck = new { Active = new { Enabled = false } } },
             },
             Streaming = new { KeepAliveInterval = keepAlive.ToString("c", CultureInfo.InvariantCulture), MaxStreams = (streams + warmStreams) * 2, MaxStreamsPerClient = (streams + warmStreams) * 2 },
         }, args);
@@ -59,7 +63,7 @@ internal static class StreamingBenchmark
         };
         try
         {
-            Console.WriteLine($"# Streaming: {Environment.ProcessorCount} cores, edge pid {edge.Process.Id}");
+            Console.WriteLine($"# Streaming: {Environment.ProcessorCount} cores, edge pid {edge.Process.Id}, upstream HTTP/{(http2 ? "2 (h2c)" : "1.1")}");
 
             // 1. Idle streams, in two stages: a warm-up set first (its share carries the one-time costs:
             // JIT, thread-pool threads, Kestrel's block pool, the first metric points), then the measured
@@ -116,15 +120,19 @@ internal static class StreamingBenchmark
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {lateness.Length} | {Percentile(lateness, 50):0} ms | {Percentile(lateness, 99):0} ms | {lateness.LastOrDefault():0} ms |"));
 
-            // 2. One fast stream, direct vs through the edge, alternating.
+            // 2. One fast stream, direct vs through the edge, alternating, after an unreported warm-up
+            // round (the first direct run otherwise carries the client's JIT and first connection).
+            await ThroughputAsync(client, $"{upstreamUrl}/fast?mib={Math.Min(throughputMiB, 64)}", http2);
+            await ThroughputAsync(client, $"{edgeUrl}/mcp/fast?mib={Math.Min(throughputMiB, 64)}", http2: false);
+            await ThroughputAsync(client, $"{edgeUrl}/mcp/fast?mib={Math.Min(throughputMiB, 64)}&plain=1", http2: false);
             Console.WriteLine();
             Console.WriteLine("| round | direct MiB/s | edge SSE relay MiB/s | ratio | edge, YARP's copier (not SSE) MiB/s | ratio |");
             Console.WriteLine("|---:|---:|---:|---:|---:|---:|");
             for (var round = 1; round <= 3; round++)
             {
-                var direct = await ThroughputAsync(client, $"{upstreamUrl}/fast?mib={throughputMiB}");
-                var viaEdge = await ThroughputAsync(client, $"{edgeUrl}/mcp/fast?mib={throughputMiB}");
-                var viaYarp = await ThroughputAsync(client, $"{edgeUrl}/mcp/fast?mib={throughputMiB}&plain=1");
+                var direct = await ThroughputAsync(client, $"{upstreamUrl}/fast?mib={throughputMiB}", http2);
+                var viaEdge = await ThroughputAsync(client, $"{edgeUrl}/mcp/fast?mib={throughputMiB}", http2: false);
+                var viaYarp = await ThroughputAsync(client, $"{edgeUrl}/mcp/fast?mib={throughputMiB}&plain=1", http2: false);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {round} | {direct:0} | {viaEdge:0} | {viaEdge / direct:0.00} | {viaYarp:0} | {viaYarp / direct:0.00} |"));
             }
         }
@@ -165,9 +173,14 @@ internal static class StreamingBenchmark
         }
     }
 
-    private static async Task<double> ThroughputAsync(HttpClient client, string url)
+    private static async Task<double> ThroughputAsync(HttpClient client, string url, bool http2)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        if (http2)
+        {
+            request.Version = System.Net.HttpVersion.Version20;
+            request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        }
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
         var clock = Stopwatch.StartNew();
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
@@ -182,10 +195,14 @@ internal static class StreamingBenchmark
         return total / 1048576.0 / clock.Elapsed.TotalSeconds;
     }
 
-    private static async Task<WebApplication> UpstreamAsync()
+    private static async Task<WebApplication> UpstreamAsync(bool http2)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
+        if (http2)
+        {
+            builder.WebHost.ConfigureKestrel(k => k.ConfigureEndpointDefaults(l => l.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2));
+        }
         builder.Logging.ClearProviders();
         var app = builder.Build();
         var chunk = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("data: " + new string('x', 1016) + "\n\n", 64)));

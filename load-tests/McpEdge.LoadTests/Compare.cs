@@ -11,7 +11,8 @@ using McpEdge.LoadTests.Targets;
 namespace McpEdge.LoadTests;
 
 /// <summary>
-/// <c>compare</c>: the same scenarios against direct (one replica), McpEdge, plain YARP and nginx,
+/// <c>compare</c>: the same scenarios against direct (one replica), McpEdge (speaking HTTP/1.1 and,
+/// as <c>edge-h2c</c>, cleartext HTTP/2 to its replicas), plain YARP and nginx,
 /// in alternation, every figure also as a ratio to direct. Per round and target: capacity (closed
 /// model, <c>--connections</c> copies) and latency at a fixed moderate rate (open model,
 /// <c>--rate</c>), for stateless calls (2026-07-28, any of three replicas) and session calls (one
@@ -79,7 +80,7 @@ public static class Compare
                         measures.Add(new(target.Name, $"{scenario} p99 µs at {rate:0}/s", latency.Percentiles[3]));
                         measures.Add(new(target.Name, $"{scenario} start lag p50 µs at {rate:0}/s (generator)", latency.StartLagP50));
                     }
-                    await output.WriteLineAsync($"round {round} {target.Name,-6} {scenario,-14} {capacity.Throughput,8:0} ok/s   p50 {RunReports.Latency(latency.Percentiles.FirstOrDefault()),9}  p99 {RunReports.Latency(latency.Percentiles.ElementAtOrDefault(3)),9}");
+                    await output.WriteLineAsync($"round {round} {target.Name,-8} {scenario,-14} {capacity.Throughput,8:0} ok/s   p50 {RunReports.Latency(latency.Percentiles.FirstOrDefault()),9}  p99 {RunReports.Latency(latency.Percentiles.ElementAtOrDefault(3)),9}");
                 }
                 // The same stateless call from the latency probe: one connection, a spinning thread, no timer lag.
                 var probe = await Task.Factory.StartNew(() => LatencyProbe.Run(target.Stateless, LatencyProbe.StatelessCall(target.Stateless), rate, duration, cancellation),
@@ -93,7 +94,7 @@ public static class Compare
                 {
                     await output.WriteLineAsync($"  {target.Name} probe: {string.Join(", ", probe.Failures.Select(f => $"{f.Key} × {f.Value}"))}");
                 }
-                await output.WriteLineAsync($"round {round} {target.Name,-6} probe          p50 {probe.Percentile(50),6} µs  p99 {probe.Percentile(99),6} µs");
+                await output.WriteLineAsync($"round {round} {target.Name,-8} probe          p50 {probe.Percentile(50),6} µs  p99 {probe.Percentile(99),6} µs");
                 if (File.Exists("/usr/bin/wrk") && File.Exists(wrkScript))
                 {
                     var wrk = await WrkAsync(wrkScript, target.Stateless, connections, seconds, cancellation);
@@ -109,7 +110,7 @@ public static class Compare
             $"command: McpEdge.LoadTests {string.Join(' ', args)}",
             $"machine: {ChildProcess.MachineCores} cores (this process may use {Environment.ProcessorCount}), .NET {Environment.Version}; "
                 + (ChildProcess.MachineCores >= 2 ? "every server process pinned to CPU 1 (taskset); run the load generator on CPU 0 (taskset -c 0)" : "one core shared by all"),
-            "direct = one sample replica; edge = McpEdge (JSON-RPC parse, sealed sessions, LeastResponseTime, probes, metrics on; access log off); yarp = YARP 2.1.0 alone (round robin); nginx = consistent hash on Mcp-Session-Id, buffering off, keep-alive upstream, access log off",
+            "direct = one sample replica; edge = McpEdge (JSON-RPC parse, sealed sessions, LeastResponseTime, probes, metrics on; access log off); edge-h2c = the same, speaking cleartext HTTP/2 to three replicas that accept only that; yarp = YARP 2.1.0 alone (round robin); nginx = consistent hash on Mcp-Session-Id, buffering off, keep-alive upstream, access log off",
             "stateless-call: 2026-07-28 tools/call over three replicas (nginx hashes the absent session header: one replica); session-call: tools/call on 32 sessions of one replica",
         ]);
         Directory.CreateDirectory(outDir);
@@ -144,8 +145,8 @@ public static class Compare
         {
             md.AppendLine($"- {line}");
         }
-        md.AppendLine().AppendLine($"| figure | {string.Join(" | ", targets)} | edge ÷ yarp | edge ÷ nginx |");
-        md.AppendLine($"|---|{string.Concat(targets.Select(_ => "---:|"))}---:|---:|");
+        md.AppendLine().AppendLine($"| figure | {string.Join(" | ", targets)} | edge ÷ yarp | edge ÷ nginx | edge-h2c ÷ nginx |");
+        md.AppendLine($"|---|{string.Concat(targets.Select(_ => "---:|"))}---:|---:|---:|");
         foreach (var figure in measures.Select(m => m.Figure).Distinct())
         {
             double? Median(string target)
@@ -171,9 +172,9 @@ public static class Compare
                     ? $"{value.Value:0} ({value.Value - direct.Value:+0;−0;0})"
                     : $"{value.Value:0} ({value.Value / direct.Value:0.00}×)";
             }
-            string Ratio(string other) => Median("edge") is { } e && Median(other) is { } o && o > 0
+            string Ratio(string edge, string other) => Median(edge) is { } e && Median(other) is { } o && o > 0
                 ? (latency ? $"{e - o:+0;−0;0} µs" : $"{e / o:0.00}×") : "–";
-            md.AppendLine($"| {figure} | {string.Join(" | ", targets.Select(Cell))} | {Ratio("yarp")} | {Ratio("nginx")} |");
+            md.AppendLine($"| {figure} | {string.Join(" | ", targets.Select(Cell))} | {Ratio("edge", "yarp")} | {Ratio("edge", "nginx")} | {Ratio("edge-h2c", "nginx")} |");
         }
         md.AppendLine().AppendLine("Throughput cells: value (ratio to direct). Latency cells: value (overhead over direct, µs).");
         return md.ToString();

@@ -10,7 +10,8 @@ public sealed record ComparisonTarget(string Name, Uri Stateless, Uri Single);
 /// The processes a comparison runs against, each its own OS process pinned to CPU 1: one sample
 /// server process with three replicas (2026-07-28 stateless on), and in front of them McpEdge (every
 /// MCP feature on: JSON-RPC parse, sealed sessions, LeastResponseTime, health probes, metrics; the
-/// access log off, as nginx's), plain YARP (<see cref="PlainYarp"/>), and nginx when installed
+/// access log off, as nginx's), the same edge speaking cleartext HTTP/2 to a second set of three
+/// replicas that accept only that (<c>edge-h2c</c>: nginx cannot proxy to those), plain YARP (<see cref="PlainYarp"/>), and nginx when installed
 /// (consistent hash on <c>Mcp-Session-Id</c>, buffering off, upstream keep-alive, access log off:
 /// the configuration infra teams write). Ended, by PID, on dispose.
 /// </summary>
@@ -19,7 +20,7 @@ public sealed class Comparison : IDisposable
     private readonly List<ChildProcess> _processes = [];
     private readonly List<string> _files = [];
 
-    /// <summary>direct, edge, yarp and (when installed) nginx.</summary>
+    /// <summary>direct, edge, edge-h2c, yarp and (when installed) nginx.</summary>
     public List<ComparisonTarget> Targets { get; } = [];
 
     /// <summary>Starts every process (≤ 30 s each); <paramref name="edgeEnvironment"/> is added to the edge's environment only.</summary>
@@ -47,25 +48,14 @@ public sealed class Comparison : IDisposable
             [Path.Combine(here, "McpEdge.SampleServer.dll"), "--urls", string.Join(';', replicas), "--stateless", "true"], new Uri(replicas[^1] + "/mcp")));
         Targets.Add(new ComparisonTarget("direct", new Uri(replicas[0] + "/mcp"), new Uri(replicas[0] + "/mcp")));
 
-        var edgePort = ChildProcess.FreePort();
-        var config = Path.Combine(Path.GetTempPath(), $"mcpedge-compare-{Guid.NewGuid():N}.json");
-        _files.Add(config);
-        await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
-        {
-            Logging = new { LogLevel = new Dictionary<string, string> { ["Default"] = "Warning", ["McpEdge.Access"] = "Warning" } },
-            McpEdge = new
-            {
-                Servers = new
-                {
-                    sample = new { Upstreams = replicas.Select(r => r + "/mcp").ToArray() },
-                    single = new { Upstreams = new[] { replicas[0] + "/mcp" } },
-                },
-                Sessions = new { Keys = new[] { Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) } },
-            },
-        }));
-        var edge = $"http://127.0.0.1:{edgePort}";
-        _processes.Add(await ChildProcess.StartAsync("edge", "dotnet", [Path.Combine(here, "McpEdge.dll"), "--config", config, "--urls", edge], new Uri(edge + "/healthz"), edgeEnvironment));
-        Targets.Add(new ComparisonTarget("edge", new Uri(edge + "/mcp/sample"), new Uri(edge + "/mcp/single")));
+        Targets.Add(await StartEdgeAsync("edge", replicas, "auto", edgeEnvironment));
+
+        // The same edge speaking cleartext HTTP/2 (UpstreamHttpVersion "2") to three more replicas that accept only that.
+        var h2cReplicas = Enumerable.Range(0, 3).Select(_ => $"http://127.0.0.1:{ChildProcess.FreePort()}").ToArray();
+        _processes.Add(await ChildProcess.StartAsync("sample replicas (h2c)", "dotnet",
+            [Path.Combine(here, "McpEdge.SampleServer.dll"), "--urls", string.Join(';', h2cReplicas), "--stateless", "true", "--Kestrel:EndpointDefaults:Protocols=Http2"],
+            new Uri(h2cReplicas[^1] + "/mcp")));
+        Targets.Add(await StartEdgeAsync("edge-h2c", h2cReplicas, "2", edgeEnvironment));
 
         var yarp = $"http://127.0.0.1:{ChildProcess.FreePort()}";
         _processes.Add(await ChildProcess.StartAsync("plain yarp", "dotnet",
@@ -83,6 +73,29 @@ public sealed class Comparison : IDisposable
                 new Uri($"http://{nginx}/mcp/sample")));
             Targets.Add(new ComparisonTarget("nginx", new Uri($"http://{nginx}/mcp/sample"), new Uri($"http://{nginx}/mcp/single")));
         }
+    }
+
+    /// <summary>McpEdge in front of <paramref name="replicas"/> (<c>sample</c>: all three; <c>single</c>: the first), speaking <paramref name="httpVersion"/> to them.</summary>
+    private async Task<ComparisonTarget> StartEdgeAsync(string name, string[] replicas, string httpVersion, IReadOnlyDictionary<string, string>? edgeEnvironment)
+    {
+        var config = Path.Combine(Path.GetTempPath(), $"mcpedge-compare-{Guid.NewGuid():N}.json");
+        _files.Add(config);
+        await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
+        {
+            Logging = new { LogLevel = new Dictionary<string, string> { ["Default"] = "Warning", ["McpEdge.Access"] = "Warning" } },
+            McpEdge = new
+            {
+                Servers = new
+                {
+                    sample = new { Upstreams = replicas.Select(r => r + "/mcp").ToArray(), UpstreamHttpVersion = httpVersion },
+                    single = new { Upstreams = new[] { replicas[0] + "/mcp" }, UpstreamHttpVersion = httpVersion },
+                },
+                Sessions = new { Keys = new[] { Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) } },
+            },
+        }));
+        var edge = $"http://127.0.0.1:{ChildProcess.FreePort()}";
+        _processes.Add(await ChildProcess.StartAsync(name, "dotnet", [Path.Combine(AppContext.BaseDirectory, "McpEdge.dll"), "--config", config, "--urls", edge], new Uri(edge + "/healthz"), edgeEnvironment));
+        return new ComparisonTarget(name, new Uri(edge + "/mcp/sample"), new Uri(edge + "/mcp/single"));
     }
 
     /// <summary>nginx as infra teams configure it in front of MCP servers (one worker: it shares CPU 1 like the others).</summary>
