@@ -60,7 +60,7 @@ public class UpstreamHttp2Tests
     }
 
     [Fact]
-    public async Task Http2OnlyUpstream_WithTheDefaultVersion_IsProbedUnhealthy_AndItsRefusalPassesThrough()
+    public async Task Http2OnlyUpstream_WithTheDefaultVersion_IsProbedUnhealthy_UntilAHotReloadSetsVersion2()
     {
         await using var sample = await TestSampleServer.StartAsync(Http2Only);
         await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Server(sample.Url, "auto") } });
@@ -71,5 +71,13 @@ public class UpstreamHttp2Tests
         // Every replica unhealthy: the edge still tries one (YARP's panic mode), over HTTP/1.1, and relays Kestrel's 400.
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("HTTP/2 only endpoint", await response.Content.ReadAsStringAsync());
+
+        // The operator's fix, without a restart: the cluster and the probes switch to HTTP/2.
+        await edge.ReloadAsync(new { Servers = new { s = Server(sample.Url, "2") } });
+        await edge.WaitForActiveHealthAsync("s", sample.Url, DestinationHealth.Healthy);
+        using var fixedResponse = await edge.Client.SendAsync(Mcp.Post("/mcp/s",
+            """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"h2c-test","version":"1.0.0"}}}"""));
+        Assert.Equal(HttpStatusCode.OK, fixedResponse.StatusCode);
+        Assert.Contains("mcpedge-sample", await fixedResponse.Content.ReadAsStringAsync());
     }
 }
