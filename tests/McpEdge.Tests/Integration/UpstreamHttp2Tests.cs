@@ -85,8 +85,7 @@ public class UpstreamHttp2Tests
         // The operator's fix, without a restart: the cluster and the probes switch to HTTP/2.
         await edge.ReloadAsync(new { Servers = new { s = Server(sample.Url, "2") } });
         await edge.WaitForActiveHealthAsync("s", sample.Url, DestinationHealth.Healthy);
-        using var fixedResponse = await edge.Client.SendAsync(Mcp.Post("/mcp/s",
-            """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"h2c-test","version":"1.0.0"}}}"""));
+        using var fixedResponse = await edge.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Initialize));
         Assert.Equal(HttpStatusCode.OK, fixedResponse.StatusCode);
         Assert.Contains("mcpedge-sample", await fixedResponse.Content.ReadAsStringAsync());
     }
