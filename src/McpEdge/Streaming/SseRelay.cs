@@ -22,7 +22,8 @@ namespace McpEdge.Streaming;
 /// <item>Backpressure: a write completes only when Kestrel's output buffer has room, and the next
 /// upstream read starts only then, so a slow client stops the upstream through TCP flow control.
 /// While idle the relay waits with a zero-byte read and holds no buffer; in flight (and after a read
-/// of <see cref="BusyReadBytes"/> or more, until the next bytes) it holds one pooled <see cref="BufferSize"/> buffer. Memory per stream does not grow with the upstream's speed.</item>
+/// of <see cref="BusyReadBytes"/> or more, until the next bytes) it holds one pooled
+/// <see cref="BufferSize"/> buffer. Memory per stream does not grow with the upstream's speed.</item>
 /// <item>A client that accepts nothing for <see cref="StreamingOptions.SlowConsumerTimeout"/> is cut:
 /// both connections closed, counted and logged with server, hashed session and client.</item>
 /// <item>A <c>: keep-alive</c> comment line goes out on a stream idle for
@@ -52,16 +53,17 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
     public const int BufferSize = 16 * 1024;
 
     /// <summary>
-    /// A read of at least this many bytes marks the stream busy: the next read goes straight to the
-    /// upstream with a <see cref="BufferSize"/> buffer instead of waiting first with a zero-byte read, bytes.
+    /// Bytes: a read of at least this many marks the stream busy, and the next read goes straight to
+    /// the upstream with a <see cref="BufferSize"/> buffer instead of waiting first with a zero-byte read.
     /// </summary>
     /// <remarks>
-    /// After a zero-byte read, <c>SocketsHttpHandler</c>'s HTTP/1.1 response stream has filled its own
-    /// 4 KiB connection buffer, so the next read is copied out of it, at most 4 KiB at a time. Without
-    /// the zero-byte read, a read of at least 4 KiB into a chunk at least as long goes from the socket
-    /// into the relay's buffer (up to <see cref="BufferSize"/> per system call, one copy less). One fast
-    /// stream relayed about 1.6 times faster with this (docs/benchmarks.md, "Streaming"). 2 KiB is half
-    /// that connection buffer: less than that, and the upstream is trickling events, not streaming.
+    /// After a zero-byte read, the HTTP/1.1 response stream of <c>SocketsHttpHandler</c>
+    /// (<c>HttpConnection.ChunkedEncodingReadStream</c>, .NET 10) has filled its own 4 KiB connection
+    /// buffer, so the next read is copied out of it, at most 4 KiB at a time. Without the zero-byte
+    /// read, a read of at least 4 KiB into a chunk at least as long goes from the socket into the
+    /// relay's buffer (up to <see cref="BufferSize"/> per system call, one copy less). One fast stream
+    /// relayed 1.5–2 times faster with this (docs/benchmarks.md, "One fast stream"). 2 KiB is half that
+    /// connection buffer: less than that, and the upstream is trickling events, not streaming.
     /// The price: a stream that goes quiet right after a busy read keeps its pooled buffer until its
     /// next bytes arrive.
     /// </remarks>
