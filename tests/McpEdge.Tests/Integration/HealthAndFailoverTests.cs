@@ -225,8 +225,11 @@ public class HealthAndFailoverTests
     public async Task LeastResponseTime_ThroughTheEdge_SlowReplicaGetsAlmostNothing()
     {
         var replicas = new[] { await Replica.StartAsync("a"), await Replica.StartAsync("b"), await Replica.StartAsync("slow") };
-        // Far slower than any scheduling hiccup of a busy test machine, so the fast replicas never look slower.
-        replicas[2].Delay = TimeSpan.FromMilliseconds(200);
+        // Far slower than any scheduling hiccup of a busy test machine, so the fast replicas never look slower:
+        // one fast answer delayed past the slow replica's latency (200 ms was, once, with the whole suite
+        // running) is a peak that the estimate keeps for about a half-life (10 s), and the slow replica
+        // then wins every pick it is paired with the delayed one in.
+        replicas[2].Delay = TimeSpan.FromSeconds(1);
         try
         {
             await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server("LeastResponseTime", upstreams: replicas.Select(r => r.Url).ToArray()) } });
