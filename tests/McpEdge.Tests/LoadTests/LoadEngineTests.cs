@@ -108,8 +108,10 @@ public class LoadEngineTests
         var summary = (await run).Summarize();
 
         Assert.Equal(20, summary.Ok);
-        // Latency counts from the scheduled start: the first request waited for the whole schedule (≥ 475 ms).
-        Assert.True(summary.Max >= 475_000, $"max latency {summary.Max} µs");
+        // Latency counts from the scheduled start: the first request waited for the whole schedule, until
+        // the 20th was started, which is due at 475 ms. The engine starts a request up to 1 ms before it
+        // is due, and a .NET timer (millisecond ticks) may end up to 1 ms early: it measured 473.2 ms once.
+        Assert.True(summary.Max >= 472_000, $"max latency {summary.Max} µs");
     }
 
     [Fact]
