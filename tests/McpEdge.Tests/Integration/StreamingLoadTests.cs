@@ -120,23 +120,13 @@ public class StreamingLoadTests(ITestOutputHelper output)
     }
 
     /// <summary>A client that reads at most 4 KiB every 20 ms (about 200 KiB/s).</summary>
-    private sealed class SlowStream(Stream inner) : Stream
+    private sealed class SlowStream(Stream inner) : ReadOnlyTestStream
     {
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             await Task.Delay(20, cancellationToken);
             return await inner.ReadAsync(buffer[..Math.Min(buffer.Length, 4096)], cancellationToken);
         }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     [Fact]

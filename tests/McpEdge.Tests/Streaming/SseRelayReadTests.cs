@@ -3,6 +3,7 @@ using McpEdge.Caching;
 using McpEdge.Configuration;
 using McpEdge.LoadBalancing;
 using McpEdge.Streaming;
+using McpEdge.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.Configuration;
@@ -62,7 +63,7 @@ public class SseRelayReadTests
     }
 
     /// <summary>Returns one scripted chunk per non-empty read (then end of stream); a zero-byte read returns at once, as data is always waiting. Records every read's buffer size.</summary>
-    private sealed class ScriptedStream(IReadOnlyList<byte[]> chunks) : Stream
+    private sealed class ScriptedStream(IReadOnlyList<byte[]> chunks) : ReadOnlyTestStream
     {
         private int _next;
 
@@ -80,19 +81,6 @@ public class SseRelayReadTests
             return ValueTask.FromResult(chunk.Length);
         }
 
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     private sealed class NamedPolicy(string name) : ILoadBalancingPolicy
