@@ -31,7 +31,7 @@ internal static class BenchmarkSupport
     /// with <paramref name="mcpEdgeSection"/> as its <c>McpEdge</c> section, and waits for <c>/healthz</c>.
     /// <c>--env NAME=VALUE</c> pairs in <paramref name="args"/> go into its environment (e.g. <c>DOTNET_gcServer=0</c>).
     /// </summary>
-    public static async Task<EdgeProcess> StartEdgeAsync(object mcpEdgeSection, string[] args)
+    public static async Task<ServerProcess> StartEdgeAsync(object mcpEdgeSection, string[] args)
     {
         var port = FreePort();
         var config = Path.Combine(Path.GetTempPath(), $"mcpedge-bench-{Environment.ProcessId}-{port}.json");
@@ -45,30 +45,84 @@ internal static class BenchmarkSupport
         {
             start.Environment[name] = value;
         }
+        return await StartServerAsync("edge", start, $"http://127.0.0.1:{port}", "/healthz", config);
+    }
+
+    /// <summary>
+    /// Starts nginx (<c>/usr/sbin/nginx</c>, one worker, access log off) on a free loopback port as infra
+    /// teams configure it in front of an MCP server's SSE streams (<c>proxy_buffering off</c>, HTTP/1.1
+    /// keep-alive to the upstream; the same settings as the load tests' comparison), proxying every path
+    /// to <paramref name="upstreamUrl"/>, ready when <paramref name="readyPath"/> answers 2xx through it; null when nginx is not installed.
+    /// Its one unbuffered relay buffer (<c>proxy_buffer_size</c>) is 16 KiB, like the edge's SSE relay
+    /// buffer; nginx's default of one memory page (4 KiB) made it 2–2.3 times slower than the edge on one fast stream.
+    /// </summary>
+    public static async Task<ServerProcess?> StartNginxAsync(string upstreamUrl, string readyPath)
+    {
+        if (!File.Exists("/usr/sbin/nginx"))
+        {
+            return null;
+        }
+        var port = FreePort();
+        var prefix = Directory.CreateTempSubdirectory("mcpedge-bench-nginx-").FullName;
+        var conf = Path.Combine(prefix, "nginx.conf");
+        await File.WriteAllTextAsync(conf, $$"""
+            worker_processes 1;
+            daemon off;
+            pid {{prefix}}/nginx.pid;
+            events { worker_connections 4096; }
+            http {
+              access_log off;
+              client_body_temp_path {{prefix}}/body;
+              proxy_temp_path {{prefix}}/proxy;
+              upstream sse { server {{new Uri(upstreamUrl).Authority}}; keepalive 16; }
+              server {
+                listen 127.0.0.1:{{port}};
+                proxy_http_version 1.1;
+                proxy_set_header Connection "";
+                proxy_buffering off;
+                proxy_buffer_size 16k;        # the relay buffer; nginx's default is one page (4 KiB)
+                proxy_busy_buffers_size 16k;  # must stay below proxy_buffers (8 x 4k) minus one buffer
+                proxy_read_timeout 1h;
+                location / { proxy_pass http://sse; }
+              }
+            }
+            """);
+        var start = new ProcessStartInfo("/usr/sbin/nginx", ["-p", prefix, "-c", conf, "-e", Path.Combine(prefix, "error.log")])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        return await StartServerAsync("nginx", start, $"http://127.0.0.1:{port}", readyPath, prefix);
+    }
+
+    /// <summary>Starts <paramref name="start"/> and waits (≤ 20 s) until <paramref name="readyPath"/> answers 2xx.</summary>
+    private static async Task<ServerProcess> StartServerAsync(string name, ProcessStartInfo start, string url, string readyPath, string scratch)
+    {
         var process = Process.Start(start)!;
         process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine("edge: " + e.Data); } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine($"{name}: {e.Data}"); } };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var edge = new EdgeProcess(process, $"http://127.0.0.1:{port}", config);
-        using var client = new HttpClient();
-        for (var i = 0; i < 200; i++)
+        var server = new ServerProcess(process, url, scratch);
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        for (var i = 0; i < 200 && !process.HasExited; i++)
         {
             try
             {
-                using var response = await client.GetAsync(edge.Url + "/healthz");
+                using var response = await client.GetAsync(url + readyPath);
                 if (response.IsSuccessStatusCode)
                 {
-                    return edge;
+                    return server;
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
+                // Not listening yet, or not answering within the client's 2 s: try again.
             }
-            await Task.Delay(100);
+            await Task.Delay(100); // polling a process that gives no other readiness signal, bounded to 20 s
         }
-        edge.Dispose();
-        throw new InvalidOperationException("the edge did not start");
+        server.Dispose();
+        throw new InvalidOperationException($"{name} did not answer {readyPath} with 2xx within 20 s");
     }
 
     /// <summary>Resident memory of a process, bytes (<c>/proc/{pid}/status</c>).</summary>
@@ -92,8 +146,11 @@ internal static class BenchmarkSupport
     }
 }
 
-/// <summary>An edge started by <see cref="BenchmarkSupport.StartEdgeAsync"/>; disposing ends it (this process started it).</summary>
-internal sealed class EdgeProcess(Process process, string url, string configFile) : IDisposable
+/// <summary>
+/// A server process started by <see cref="BenchmarkSupport.StartEdgeAsync"/> or <see cref="BenchmarkSupport.StartNginxAsync"/>;
+/// disposing ends it and its children (this process started them) and deletes its scratch file or directory.
+/// </summary>
+internal sealed class ServerProcess(Process process, string url, string scratch) : IDisposable
 {
     public Process Process { get; } = process;
 
@@ -104,10 +161,17 @@ internal sealed class EdgeProcess(Process process, string url, string configFile
     {
         if (!Process.HasExited)
         {
-            Process.Kill();
+            Process.Kill(entireProcessTree: true);
             Process.WaitForExit();
         }
         Process.Dispose();
-        File.Delete(configFile);
+        if (Directory.Exists(scratch))
+        {
+            Directory.Delete(scratch, recursive: true);
+        }
+        else
+        {
+            File.Delete(scratch);
+        }
     }
 }

@@ -26,7 +26,8 @@ namespace McpEdge.Benchmarks;
 /// (arrival gap minus the interval) over the run. <c>--open-rate</c> paces the opening (streams per
 /// second; default 0, all at once).</item>
 /// <item>Relay throughput of one fast stream (1 KiB events, as fast as the upstream can write)
-/// through the edge vs direct, alternating.</item>
+/// through the edge vs direct, alternating; through nginx too (<c>proxy_buffering off</c>) when it is
+/// installed and the upstream speaks HTTP/1.1.</item>
 /// </list>
 /// <c>--upstream-http 2</c>: the upstream serves cleartext HTTP/2 only and the edge speaks it
 /// (<c>UpstreamHttpVersion: "2"</c>), so the idle streams share a few upstream connections; the
@@ -57,6 +58,8 @@ internal static class StreamingBenchmark
             Streaming = new { KeepAliveInterval = keepAlive.ToString("c", CultureInfo.InvariantCulture), MaxStreams = (streams + warmStreams) * 2, MaxStreamsPerClient = (streams + warmStreams) * 2 },
         }, args);
         var edgeUrl = edge.Url;
+        // nginx relays the fast stream too when installed (it has no HTTP/2 to upstreams: HTTP/1.1 runs only).
+        using var nginx = http2 ? null : await StartNginxAsync(upstreamUrl, "/fast?mib=0");
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
         {
             Timeout = Timeout.InfiniteTimeSpan,
@@ -126,15 +129,25 @@ internal static class StreamingBenchmark
             await ThroughputAsync(client, $"{upstreamUrl}/fast?mib={Math.Min(throughputMiB, 256)}", http2);
             await ThroughputAsync(client, $"{edgeUrl}/mcp/fast?mib={Math.Min(throughputMiB, 256)}", http2: false);
             await ThroughputAsync(client, $"{edgeUrl}/mcp/fast?mib={Math.Min(throughputMiB, 256)}&plain=1", http2: false);
+            if (nginx is not null)
+            {
+                await ThroughputAsync(client, $"{nginx.Url}/fast?mib={Math.Min(throughputMiB, 256)}", http2: false);
+            }
             Console.WriteLine();
-            Console.WriteLine("| round | direct MiB/s | edge SSE relay MiB/s | ratio | edge, YARP's copier (not SSE) MiB/s | ratio |");
-            Console.WriteLine("|---:|---:|---:|---:|---:|---:|");
+            Console.WriteLine($"| round | direct MiB/s | edge SSE relay MiB/s | ratio | edge, YARP's copier (not SSE) MiB/s | ratio |{(nginx is null ? "" : " nginx MiB/s | ratio | edge ÷ nginx |")}");
+            Console.WriteLine($"|---:|---:|---:|---:|---:|---:|{(nginx is null ? "" : "---:|---:|---:|")}");
             for (var round = 1; round <= 3; round++)
             {
                 var direct = await ThroughputAsync(client, $"{upstreamUrl}/fast?mib={throughputMiB}", http2);
                 var viaEdge = await ThroughputAsync(client, $"{edgeUrl}/mcp/fast?mib={throughputMiB}", http2: false);
                 var viaYarp = await ThroughputAsync(client, $"{edgeUrl}/mcp/fast?mib={throughputMiB}&plain=1", http2: false);
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {round} | {direct:0} | {viaEdge:0} | {viaEdge / direct:0.00} | {viaYarp:0} | {viaYarp / direct:0.00} |"));
+                var line = string.Create(CultureInfo.InvariantCulture, $"| {round} | {direct:0} | {viaEdge:0} | {viaEdge / direct:0.00} | {viaYarp:0} | {viaYarp / direct:0.00} |");
+                if (nginx is not null)
+                {
+                    var viaNginx = await ThroughputAsync(client, $"{nginx.Url}/fast?mib={throughputMiB}", http2: false);
+                    line += string.Create(CultureInfo.InvariantCulture, $" {viaNginx:0} | {viaNginx / direct:0.00} | {viaEdge / viaNginx:0.00} |");
+                }
+                Console.WriteLine(line);
             }
         }
         finally
