@@ -33,7 +33,7 @@ public sealed class MetricsEndpoint : IDisposable
     /// <summary>Meters exported.</summary>
     public static readonly string[] Meters =
     [
-        "McpEdge", "McpEdge.*", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Routing",
+        "McpEdge", "McpEdge.*", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.MemoryPool", "Microsoft.AspNetCore.Routing",
         "Microsoft.AspNetCore.Diagnostics", "System.Net.Http", "System.Net.NameResolution", "System.Runtime",
     ];
 

@@ -129,6 +129,7 @@ public class MetricsTests
         AssertSeries(text, "mcpedge_session_rejections_total", """mcp_server="s",reason="unknown" """, "1");
         AssertSeries(text, "mcpedge_cache_hits_total", """mcp_method_name="tools/list",mcp_server="s" """, "1");
         Assert.Contains("kestrel_active_connections", text); // ASP.NET Core's own meters
+        Assert.Matches(@"aspnetcore_memory_pool_rented_bytes_total(\{[^}]*\})? [1-9]", text); // Kestrel's block pool (.NET 10)
         Assert.Contains("http_client_open_connections", text); // HttpClient's, to the upstream
         // Their per-request instruments repeat the edge's own and are off by default.
         Assert.DoesNotContain("http_server_request_duration_seconds", text);
