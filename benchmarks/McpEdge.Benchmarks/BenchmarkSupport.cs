@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using McpEdge.LoadTests.Targets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -65,28 +66,13 @@ internal static class BenchmarkSupport
         var port = FreePort();
         var prefix = Directory.CreateTempSubdirectory("mcpedge-bench-nginx-").FullName;
         var conf = Path.Combine(prefix, "nginx.conf");
-        await File.WriteAllTextAsync(conf, $$"""
-            worker_processes 1;
-            daemon off;
-            pid {{prefix}}/nginx.pid;
-            events { worker_connections 4096; }
-            http {
-              access_log off;
-              client_body_temp_path {{prefix}}/body;
-              proxy_temp_path {{prefix}}/proxy;
-              upstream sse { server {{new Uri(upstreamUrl).Authority}}; keepalive 16; }
-              server {
-                listen 127.0.0.1:{{port}};
-                proxy_http_version 1.1;
-                proxy_set_header Connection "";
-                proxy_buffering off;
-                proxy_buffer_size 16k;        # the relay buffer; nginx's default is one page (4 KiB)
-                proxy_busy_buffers_size 16k;  # must stay below proxy_buffers (8 x 4k) minus one buffer
-                proxy_read_timeout 1h;
-                location / { proxy_pass http://sse; }
-              }
-            }
-            """);
+        await File.WriteAllTextAsync(conf, NginxConfig.Build(prefix, $"127.0.0.1:{port}",
+            upstreams: $"  upstream sse {{ server {new Uri(upstreamUrl).Authority}; keepalive 16; }}",
+            server: """
+                    proxy_buffer_size 16k;        # the relay buffer; nginx's default is one page (4 KiB)
+                    proxy_busy_buffers_size 16k;  # must stay below proxy_buffers (8 x 4k) minus one buffer
+                    location / { proxy_pass http://sse; }
+                """));
         var start = new ProcessStartInfo("/usr/sbin/nginx", ["-p", prefix, "-c", conf, "-e", Path.Combine(prefix, "error.log")])
         {
             RedirectStandardOutput = true,

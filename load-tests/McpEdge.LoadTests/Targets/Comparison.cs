@@ -68,7 +68,7 @@ public sealed class Comparison : IDisposable
             var prefix = Directory.CreateTempSubdirectory("mcpedge-nginx-").FullName;
             _files.Add(prefix);
             var conf = Path.Combine(prefix, "nginx.conf");
-            await File.WriteAllTextAsync(conf, NginxConfig(nginx, ports, prefix));
+            await File.WriteAllTextAsync(conf, SampleNginxConfig(nginx, ports, prefix));
             _processes.Add(await ChildProcess.StartAsync("nginx", "/usr/sbin/nginx", ["-p", prefix, "-c", conf, "-e", Path.Combine(prefix, "error.log")],
                 new Uri($"http://{nginx}/mcp/sample")));
             Targets.Add(new ComparisonTarget("nginx", new Uri($"http://{nginx}/mcp/sample"), new Uri($"http://{nginx}/mcp/single")));
@@ -98,37 +98,24 @@ public sealed class Comparison : IDisposable
         return new ComparisonTarget(name, new Uri(edge + "/mcp/sample"), new Uri(edge + "/mcp/single"));
     }
 
-    /// <summary>nginx as infra teams configure it in front of MCP servers (one worker: it shares CPU 1 like the others).</summary>
-    public static string NginxConfig(string listen, int[] ports, string prefix) => $$"""
-        worker_processes 1;
-        daemon off;
-        pid {{prefix}}/nginx.pid;
-        events { worker_connections 4096; }
-        http {
-          access_log off;
-          client_body_temp_path {{prefix}}/body;
-          proxy_temp_path {{prefix}}/proxy;
-          upstream mcp_sample {
-            hash $http_mcp_session_id consistent;
-        {{string.Join("\n", ports.Select(p => $"    server 127.0.0.1:{p};"))}}
-            keepalive 64;
-          }
-          upstream mcp_single {
-            server 127.0.0.1:{{ports[0]}};
-            keepalive 64;
-          }
-          server {
-            listen {{listen}};
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_buffering off;
-            proxy_request_buffering off;
-            proxy_read_timeout 1h;
-            location = /mcp/sample { proxy_pass http://mcp_sample/mcp; }
-            location = /mcp/single { proxy_pass http://mcp_single/mcp; }
-          }
-        }
-        """;
+    /// <summary>nginx in front of the sample replicas: consistent hash on <c>Mcp-Session-Id</c> for <c>/mcp/sample</c>, the first replica for <c>/mcp/single</c>.</summary>
+    private static string SampleNginxConfig(string listen, int[] ports, string prefix) => NginxConfig.Build(prefix, listen,
+        upstreams: $$"""
+              upstream mcp_sample {
+                hash $http_mcp_session_id consistent;
+            {{string.Join("\n", ports.Select(p => $"    server 127.0.0.1:{p};"))}}
+                keepalive 64;
+              }
+              upstream mcp_single {
+                server 127.0.0.1:{{ports[0]}};
+                keepalive 64;
+              }
+            """,
+        server: """
+                proxy_request_buffering off;
+                location = /mcp/sample { proxy_pass http://mcp_sample/mcp; }
+                location = /mcp/single { proxy_pass http://mcp_single/mcp; }
+            """);
 
     /// <inheritdoc />
     public void Dispose()
