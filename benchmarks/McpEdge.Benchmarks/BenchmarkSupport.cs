@@ -35,7 +35,10 @@ internal static class BenchmarkSupport
     public static async Task<ServerProcess> StartEdgeAsync(object mcpEdgeSection, string[] args)
     {
         var port = FreePort();
-        var config = Path.Combine(Path.GetTempPath(), $"mcpedge-bench-{Environment.ProcessId}-{port}.json");
+        // In a directory of its own: the edge watches its configuration file's directory, subdirectories
+        // included, and in a busy /tmp that watch (its events, its memory) would become part of the measurement.
+        var scratch = Directory.CreateTempSubdirectory("mcpedge-bench-").FullName;
+        var config = Path.Combine(scratch, "mcpedge.json");
         await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new { Logging = new { LogLevel = new { Default = "Warning" } }, McpEdge = mcpEdgeSection }));
         var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "McpEdge.dll"), "--config", config, "--urls", $"http://127.0.0.1:{port}"])
         {
@@ -46,7 +49,7 @@ internal static class BenchmarkSupport
         {
             start.Environment[name] = value;
         }
-        return await StartServerAsync("edge", start, $"http://127.0.0.1:{port}", "/healthz", config);
+        return await StartServerAsync("edge", start, $"http://127.0.0.1:{port}", "/healthz", scratch);
     }
 
     /// <summary>

@@ -59,7 +59,8 @@ internal static class PolicyLatencyBenchmark
             LoadBalancingPolicy = t.Policy,
             HealthCheck = new { Active = new { Enabled = false } },
         });
-        var configFile = Path.Combine(Path.GetTempPath(), $"mcpedge-bench-{Environment.ProcessId}.json");
+        // In a directory of its own: the edge watches its configuration file's directory, subdirectories included.
+        var configFile = Path.Combine(Directory.CreateTempSubdirectory("mcpedge-bench-").FullName, "mcpedge.json");
         await File.WriteAllTextAsync(configFile, JsonSerializer.Serialize(new { McpEdge = new { Servers = servers } }));
         var edge = McpEdgeApplication.Build(["--config", configFile, "--urls", "http://127.0.0.1:0"],
             b => b.Logging.SetMinimumLevel(LogLevel.Error));
@@ -104,7 +105,7 @@ internal static class PolicyLatencyBenchmark
         {
             await app.StopAsync();
         }
-        File.Delete(configFile);
+        Directory.Delete(Path.GetDirectoryName(configFile)!, recursive: true);
         return 0;
     }
 

@@ -78,8 +78,10 @@ public sealed class Comparison : IDisposable
     /// <summary>McpEdge in front of <paramref name="replicas"/> (<c>sample</c>: all three; <c>single</c>: the first), speaking <paramref name="httpVersion"/> to them.</summary>
     private async Task<ComparisonTarget> StartEdgeAsync(string name, string[] replicas, string httpVersion, IReadOnlyDictionary<string, string>? edgeEnvironment)
     {
-        var config = Path.Combine(Path.GetTempPath(), $"mcpedge-compare-{Guid.NewGuid():N}.json");
-        _files.Add(config);
+        // In a directory of its own: the edge watches its configuration file's directory, subdirectories included.
+        var scratch = Directory.CreateTempSubdirectory("mcpedge-compare-").FullName;
+        _files.Add(scratch);
+        var config = Path.Combine(scratch, "mcpedge.json");
         await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
         {
             Logging = new { LogLevel = new Dictionary<string, string> { ["Default"] = "Warning", ["McpEdge.Access"] = "Warning" } },

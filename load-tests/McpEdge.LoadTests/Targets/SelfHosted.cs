@@ -66,7 +66,8 @@ public sealed class SelfHosted : IAsyncDisposable
             HealthCheck = new { Active = new { Interval = "00:00:01", Timeout = "00:00:01" } },
             Timeouts = new { Connect = "00:00:01", Response = "00:00:30" },
         };
-        var configFile = Path.Combine(Path.GetTempPath(), $"mcpedge-load-{Guid.NewGuid():N}.json");
+        // In a directory of its own: the edge watches its configuration file's directory, subdirectories included.
+        var configFile = Path.Combine(Directory.CreateTempSubdirectory("mcpedge-load-").FullName, "mcpedge.json");
         await File.WriteAllTextAsync(configFile, JsonSerializer.Serialize(new
         {
             Logging = new { Format = "text", LogLevel = new Dictionary<string, string> { ["Default"] = "Warning", ["McpEdge.Access"] = "Warning" } },
@@ -98,6 +99,6 @@ public sealed class SelfHosted : IAsyncDisposable
             await replica.StopAsync();
             await replica.DisposeAsync();
         }
-        File.Delete(_configFile);
+        Directory.Delete(Path.GetDirectoryName(_configFile)!, recursive: true);
     }
 }

@@ -37,7 +37,8 @@ public sealed class EdgeProcess : IAsyncDisposable
     /// </summary>
     public static async Task<EdgeProcess> StartAsync(object mcpEdgeSection, object? logging = null)
     {
-        var configFile = Path.Combine(Path.GetTempPath(), $"mcpedge-process-{Guid.NewGuid():N}.json");
+        // In a directory of its own: the edge watches its configuration file's directory, subdirectories included.
+        var configFile = Path.Combine(Directory.CreateTempSubdirectory("mcpedge-process-").FullName, "mcpedge.json");
         await File.WriteAllTextAsync(configFile, JsonSerializer.Serialize(new
         {
             Logging = logging ?? new { LogLevel = new { Default = "Warning", McpEdge = "Information" } },
@@ -163,7 +164,7 @@ public sealed class EdgeProcess : IAsyncDisposable
             await _process.WaitForExitAsync();
         }
         _process.Dispose();
-        File.Delete(_configFile);
+        Directory.Delete(Path.GetDirectoryName(_configFile)!, recursive: true);
     }
 
     // DllImport rather than LibraryImport: the latter needs unsafe code for this one call.

@@ -43,7 +43,8 @@ public sealed class TestEdge : IAsyncDisposable
     /// <summary>As above, with <paramref name="configure"/> applied to the builder (e.g. a test clock as <see cref="TimeProvider"/>).</summary>
     public static async Task<TestEdge> StartAsync(object mcpEdgeSection, Action<WebApplicationBuilder>? configure, params string[] extraArgs)
     {
-        var configFile = Path.Combine(Path.GetTempPath(), $"mcpedge-test-{Guid.NewGuid():N}.json");
+        // In a directory of its own: the edge watches its configuration file's directory, subdirectories included.
+        var configFile = Path.Combine(Directory.CreateTempSubdirectory("mcpedge-test-").FullName, "mcpedge.json");
         await WriteConfigAsync(configFile, mcpEdgeSection);
         var listener = new ReloadListener();
         var app = McpEdgeApplication.Build(["--config", configFile, "--urls", "http://127.0.0.1:0", .. extraArgs], builder =>
@@ -107,7 +108,7 @@ public sealed class TestEdge : IAsyncDisposable
         Client.Dispose();
         await _app.StopAsync(new CancellationTokenSource(TimeSpan.FromSeconds(2)).Token);
         await _app.DisposeAsync();
-        File.Delete(_configFile);
+        Directory.Delete(Path.GetDirectoryName(_configFile)!, recursive: true);
     }
 
     private sealed class ReloadListener : IConfigChangeListener
