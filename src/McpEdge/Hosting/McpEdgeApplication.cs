@@ -101,6 +101,11 @@ public static partial class McpEdgeApplication
 
         configure?.Invoke(builder);
         var app = builder.Build();
+        if (!string.IsNullOrEmpty(configFile)
+            && RecursiveWatchConcern(Path.GetFullPath(configFile, Environment.CurrentDirectory), UsesPollingFileWatcher()) is { } concern)
+        {
+            LogRecursiveWatch(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(McpEdgeApplication).FullName!), configFile, concern);
+        }
 
         // Fail at start-up, not on the first request: bind, validate, derive the session keys.
         app.Services.GetRequiredService<McpEdgeConfigState>();
@@ -129,6 +134,51 @@ public static partial class McpEdgeApplication
         });
         return app;
     }
+
+    /// <summary>From this many subdirectories (counted recursively) on, the configuration file's directory is too big to watch quietly.</summary>
+    internal const int WatchedDirectoryLimit = 100;
+
+    /// <summary>
+    /// Why reloading <paramref name="configFile"/> on change may cost the edge, or null. .NET's
+    /// <c>PhysicalFilesWatcher</c> (behind <c>AddJsonFile(reloadOnChange: true)</c>) watches the file's
+    /// directory and every subdirectory with one <c>FileSystemWatcher</c> (inotify on Linux), so a file
+    /// in the temporary directory or in a large tree makes the edge hold a watch per directory and
+    /// process every change made anywhere below it (measured: about 1 MB at start and several MB over
+    /// minutes with <c>/tmp</c>; docs/benchmarks.md, "Long idle"). Nothing is watched that way when
+    /// <paramref name="polling"/> (<c>DOTNET_USE_POLLING_FILE_WATCHER</c>) is on.
+    /// </summary>
+    /// <param name="configFile">The configuration file's full path.</param>
+    /// <param name="polling">Whether .NET polls the file instead of watching its directory.</param>
+    /// <returns>A phrase for the start-up warning, or null when the directory is fine.</returns>
+    internal static string? RecursiveWatchConcern(string configFile, bool polling)
+    {
+        var directory = Path.GetDirectoryName(configFile);
+        if (polling || directory is null || !Directory.Exists(directory))
+        {
+            return null;
+        }
+        if (string.Equals(Path.TrimEndingDirectorySeparator(directory), Path.TrimEndingDirectorySeparator(Path.GetTempPath()), StringComparison.Ordinal))
+        {
+            return $"{directory} is the temporary directory";
+        }
+        try
+        {
+            var subdirectories = Directory.EnumerateDirectories(directory, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = 0 })
+                .Take(WatchedDirectoryLimit).Count();
+            return subdirectories >= WatchedDirectoryLimit ? $"{directory} holds {WatchedDirectoryLimit} or more subdirectories" : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null; // a diagnostic only: it never stops the edge from starting
+        }
+    }
+
+    private static bool UsesPollingFileWatcher() =>
+        Environment.GetEnvironmentVariable("DOTNET_USE_POLLING_FILE_WATCHER") is { } value
+        && (value == "1" || value.Equals("true", StringComparison.OrdinalIgnoreCase));
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "The configuration file {ConfigFile} is watched for changes together with its directory and every subdirectory, and {Concern}: the edge holds a watch per directory and handles every change made below it. Keep the file in a directory of its own, or set DOTNET_USE_POLLING_FILE_WATCHER=true.")]
+    private static partial void LogRecursiveWatch(ILogger logger, string configFile, string concern);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "No session key is configured (McpEdge:Sessions:Keys or KeyFile): using a random per-process key. Replicas of the edge will not share sessions, and sessions end when this process restarts.")]
     private static partial void LogEphemeralKey(ILogger logger);

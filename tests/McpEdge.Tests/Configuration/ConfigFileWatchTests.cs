@@ -1,0 +1,89 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using McpEdge.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace McpEdge.Tests.Configuration;
+
+/// <summary>The start-up warning about a configuration file whose directory is costly to watch recursively.</summary>
+public sealed class ConfigFileWatchTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("mcpedge-watch-").FullName;
+
+    [Fact]
+    public void A_directory_of_its_own_is_fine()
+    {
+        Directory.CreateDirectory(Path.Combine(_directory, "..data")); // a ConfigMap mount's few entries
+        Assert.Null(McpEdgeApplication.RecursiveWatchConcern(Path.Combine(_directory, "mcpedge.json"), polling: false));
+    }
+
+    [Fact]
+    public void The_temporary_directory_and_a_large_tree_are_named()
+    {
+        var inTemp = McpEdgeApplication.RecursiveWatchConcern(Path.Combine(Path.GetTempPath(), "mcpedge.json"), polling: false);
+        Assert.Contains("temporary directory", inTemp);
+
+        MakeNestedDirectories(McpEdgeApplication.WatchedDirectoryLimit);
+        var large = McpEdgeApplication.RecursiveWatchConcern(Path.Combine(_directory, "mcpedge.json"), polling: false);
+        Assert.Equal($"{_directory} holds {McpEdgeApplication.WatchedDirectoryLimit} or more subdirectories", large);
+        // 91 is still fine; polling watches no directory at all.
+        Directory.Delete(Path.Combine(_directory, "d0", "d0"), recursive: true);
+        Assert.Null(McpEdgeApplication.RecursiveWatchConcern(Path.Combine(_directory, "mcpedge.json"), polling: false));
+        Assert.Null(McpEdgeApplication.RecursiveWatchConcern(Path.Combine(Path.GetTempPath(), "mcpedge.json"), polling: true));
+    }
+
+    [Fact]
+    public async Task The_edge_warns_at_start_up_and_still_starts()
+    {
+        MakeNestedDirectories(McpEdgeApplication.WatchedDirectoryLimit);
+        var configFile = Path.Combine(_directory, "mcpedge.json");
+        await File.WriteAllTextAsync(configFile, JsonSerializer.Serialize(new { McpEdge = new { Servers = new { s = new { Upstreams = new[] { "http://127.0.0.1:9/mcp" } } } } }));
+        var warnings = new ConcurrentQueue<string>();
+        await using var app = McpEdgeApplication.Build(["--config", configFile, "--urls", "http://127.0.0.1:0"],
+            builder => builder.Services.AddSingleton<ILoggerProvider>(new WarningCollector(warnings)));
+        await app.StartAsync();
+
+        var warning = Assert.Single(warnings, w => w.Contains(configFile, StringComparison.Ordinal));
+        Assert.Contains("or more subdirectories", warning);
+        Assert.Contains("DOTNET_USE_POLLING_FILE_WATCHER", warning);
+        await app.StopAsync();
+    }
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    /// <summary><paramref name="count"/> directories: ten branches of a chain each.</summary>
+    private void MakeNestedDirectories(int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var branch = i % 10;
+            var depth = i / 10;
+            Directory.CreateDirectory(Path.Combine([_directory, .. Enumerable.Repeat($"d{branch}", depth + 1)]));
+        }
+    }
+
+    private sealed class WarningCollector(ConcurrentQueue<string> warnings) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new Logger(warnings);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(ConcurrentQueue<string> warnings) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (IsEnabled(logLevel))
+                {
+                    warnings.Enqueue(formatter(state, exception));
+                }
+            }
+        }
+    }
+}
