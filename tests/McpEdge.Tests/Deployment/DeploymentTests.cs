@@ -135,4 +135,14 @@ public class DeploymentTests(ITestOutputHelper output)
         Assert.NotEmpty(keys);
         Assert.All(keys, key => Assert.Contains($"`{key}", readme));
     }
+
+    [Fact]
+    public void TheEdgesRuntimeConfiguration_TurnsOffThreadPoolHillClimbing_AndKeepsServerGc()
+    {
+        // The file `dotnet McpEdge.dll` reads, in the image and in the benchmarks alike (docs/benchmarks.md, "Long idle").
+        using var runtimeConfig = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "McpEdge.runtimeconfig.json")));
+        var properties = runtimeConfig.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
+        Assert.True(properties.GetProperty("System.Threading.ThreadPool.HillClimbing.Disable").GetBoolean());
+        Assert.True(properties.GetProperty("System.GC.Server").GetBoolean());
+    }
 }
