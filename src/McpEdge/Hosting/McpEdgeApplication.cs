@@ -38,9 +38,10 @@ public static partial class McpEdgeApplication
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         var configFile = builder.Configuration[ConfigFileKey] ?? Environment.GetEnvironmentVariable(ConfigFileEnvironmentVariable);
+        string? fullPath = null;
         if (!string.IsNullOrEmpty(configFile))
         {
-            var fullPath = Path.GetFullPath(configFile, Environment.CurrentDirectory);
+            fullPath = Path.GetFullPath(configFile, Environment.CurrentDirectory);
             if (!File.Exists(fullPath))
             {
                 throw new McpEdgeConfigurationException([$"{ConfigFileKey}: the configuration file '{fullPath}' does not exist."]);
@@ -101,10 +102,9 @@ public static partial class McpEdgeApplication
 
         configure?.Invoke(builder);
         var app = builder.Build();
-        if (!string.IsNullOrEmpty(configFile)
-            && RecursiveWatchConcern(Path.GetFullPath(configFile, Environment.CurrentDirectory), UsesPollingFileWatcher()) is { } concern)
+        if (fullPath is not null && RecursiveWatchConcern(fullPath, UsesPollingFileWatcher()) is { } concern)
         {
-            LogRecursiveWatch(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(McpEdgeApplication).FullName!), configFile, concern);
+            LogRecursiveWatch(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(McpEdgeApplication).FullName!), fullPath, concern);
         }
 
         // Fail at start-up, not on the first request: bind, validate, derive the session keys.
