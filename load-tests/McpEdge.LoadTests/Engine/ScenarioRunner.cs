@@ -4,8 +4,11 @@ namespace McpEdge.LoadTests.Engine;
 
 /// <summary>
 /// Runs a <see cref="Scenario"/>: for open models, every request starts at its scheduled time
-/// (<see cref="LoadSimulation.Schedule"/>) whether or not earlier ones have ended, and its latency
-/// is counted from that scheduled time; for closed models, each copy loops. Bounded: the run ends
+/// (<see cref="LoadSimulation.Schedule"/>), never before it, whether or not earlier ones have ended,
+/// and its latency is counted from that scheduled time; for closed models, each copy loops. An open
+/// model's requests are started by a dedicated thread that sleeps until each due time
+/// (<see cref="Pacer"/>: within tens of microseconds on Linux) and runs the step until its first
+/// <c>await</c>; a step that blocks before it delays the ones after it, which shows as start lag. Bounded: the run ends
 /// at the simulation's duration plus <see cref="RequestTimeout"/>, and at most
 /// <see cref="MaxInFlight"/> requests are in flight (past it a request is counted as failed with
 /// <c>client: too many in flight</c> rather than queued).
@@ -55,26 +58,38 @@ public sealed class ScenarioRunner(TimeProvider? time = null)
 
     private async Task RunOpenAsync(Scenario scenario, ScenarioStats stats, long start, CancellationToken cancellation)
     {
+        // The schedule runs on a thread of its own, which sleeps until each due time (Pacer) and starts the
+        // request there: the step runs on it until its first await, the rest on the thread pool. So neither
+        // a timer's millisecond granularity nor a thread-pool hand-off comes between the due time and the
+        // request's first bytes.
+        var dispatched = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var dispatcher = new Thread(() =>
+        {
+            try
+            {
+                dispatched.SetResult(Dispatch(scenario, stats, start, cancellation));
+            }
+            catch (Exception error)
+            {
+                dispatched.SetException(error);
+            }
+        })
+        { IsBackground = true, Name = $"load {scenario.Name}" };
+        dispatcher.Start();
+        await await dispatched.Task;
+    }
+
+    /// <summary>Starts every request of the open model at its due time; returns when all are started, with a task for their ends.</summary>
+    private Task Dispatch(Scenario scenario, ScenarioStats stats, long start, CancellationToken cancellation)
+    {
+        var pacer = new Pacer(_time);
         var inFlight = 0;
         var all = new List<Task>();
+        var pruneAt = 4096;
         long invocation = 0;
         foreach (var due in scenario.Simulation.Schedule())
         {
-            var wait = due - _time.GetElapsedTime(start);
-            if (wait > TimeSpan.FromMilliseconds(1))
-            {
-                // Timers fire up to about 1 ms late; requests due within it start together. Each is still
-                // timed from its own schedule, and how late it actually started is recorded (start lag).
-                try
-                {
-                    await Task.Delay(wait, _time, cancellation);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-            }
-            if (cancellation.IsCancellationRequested)
+            if (!pacer.WaitUntil(start, due, cancellation))
             {
                 break;
             }
@@ -85,23 +100,26 @@ public sealed class ScenarioRunner(TimeProvider? time = null)
                 stats.Record(_time.GetElapsedTime(start), 0, StepResult.Fail("client: too many in flight"));
                 continue;
             }
-            all.Add(Task.Run(async () =>
-            {
-                try
-                {
-                    await StepAsync(scenario, context, stats, start, due);
-                }
-                finally
-                {
-                    Interlocked.Decrement(ref inFlight);
-                }
-            }, CancellationToken.None));
-            if (all.Count >= 4096)
+            all.Add(Track(context, due));
+            if (all.Count >= pruneAt)
             {
                 all.RemoveAll(t => t.IsCompleted);
+                pruneAt = Math.Max(4096, 2 * all.Count);
             }
         }
-        await Task.WhenAll(all);
+        return Task.WhenAll(all);
+
+        async Task Track(ScenarioContext context, TimeSpan due)
+        {
+            try
+            {
+                await StepAsync(scenario, context, stats, start, due);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref inFlight);
+            }
+        }
     }
 
     private async Task RunClosedAsync(Scenario scenario, LoadSimulation.KeepConstant simulation, ScenarioStats stats, long start, CancellationToken cancellation)

@@ -1,5 +1,6 @@
 using McpEdge.LoadTests;
 using McpEdge.LoadTests.Engine;
+using McpEdge.Tests.Infrastructure;
 using McpEdge.Tests.Integration;
 
 namespace McpEdge.Tests.LoadTests;
@@ -109,16 +110,55 @@ public class LoadEngineTests
 
         Assert.Equal(20, summary.Ok);
         // Latency counts from the scheduled start: the first request waited for the whole schedule, until
-        // the 20th was started, which is due at 475 ms. The engine starts a request up to 1 ms before it
-        // is due, and a .NET timer (millisecond ticks) may end up to 1 ms early: it measured 473.2 ms once.
-        Assert.True(summary.Max >= 472_000, $"max latency {summary.Max} µs");
+        // the 20th was started, which is due at 475 ms and never starts before.
+        Assert.True(summary.Max >= 475_000, $"max latency {summary.Max} µs");
+    }
+
+    [Fact]
+    public async Task OpenModel_StartsEachRequestWhenTheClockReachesItsDueTime_NotBefore()
+    {
+        // 40/s for 250 ms: ten requests, due every 25 ms. The test's clock moves only when the test moves
+        // it, 25 ms at a time and only after the request due at the current time has started, so a request
+        // started early would see the clock short of its due time.
+        var time = new TestTimeProvider();
+        var origin = time.GetTimestamp();
+        var startedAt = new TimeSpan?[10];
+        var started = new SemaphoreSlim(0);
+        var scenario = new Scenario
+        {
+            Name = "paced",
+            Description = "records when each request starts",
+            Simulation = new LoadSimulation.Inject(40, TimeSpan.FromMilliseconds(250)),
+            StepAsync = context =>
+            {
+                startedAt[context.Invocation] = time.GetElapsedTime(origin);
+                started.Release();
+                return Task.FromResult(StepResult.Success);
+            },
+        };
+        var run = new ScenarioRunner(time).RunAsync(scenario, "test");
+
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.True(await started.WaitAsync(TimeSpan.FromSeconds(10)), $"request {i} did not start");
+            Assert.Equal(TimeSpan.FromMilliseconds(25 * i), startedAt[i]);
+            time.Advance(TimeSpan.FromMilliseconds(25));
+        }
+        var summary = (await run.WaitAsync(TimeSpan.FromSeconds(10))).Summarize();
+        Assert.Equal(10, summary.Ok);
+        Assert.Equal(0, summary.StartLagP99); // on this clock every request started exactly on time
     }
 
     [Fact]
     public async Task ClosedModel_KeepsAtMostItsCopiesInFlight()
     {
+        // On the test's clock the copies loop until the test moves it past the duration, so how soon the
+        // thread pool starts them (a test host may keep its few threads busy) does not matter.
+        var time = new TestTimeProvider();
         var inFlight = 0;
         var most = 0;
+        var steps = 0;
+        var enough = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var scenario = new Scenario
         {
             Name = "closed",
@@ -130,12 +170,19 @@ public class LoadEngineTests
                 InterlockedMax(ref most, now);
                 await Task.Yield();
                 Interlocked.Decrement(ref inFlight);
+                if (Interlocked.Increment(ref steps) == 30)
+                {
+                    enough.TrySetResult();
+                }
                 return StepResult.Success;
             },
         };
-        var summary = (await new ScenarioRunner().RunAsync(scenario, "test")).Summarize();
+        var run = new ScenarioRunner(time).RunAsync(scenario, "test");
+        await enough.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        time.Advance(TimeSpan.FromMilliseconds(200));
+        var summary = (await run.WaitAsync(TimeSpan.FromSeconds(10))).Summarize();
 
-        Assert.True(summary.Ok > 3);
+        Assert.True(summary.Ok >= 30, $"ok {summary.Ok}");
         Assert.InRange(most, 1, 3);
     }
 
