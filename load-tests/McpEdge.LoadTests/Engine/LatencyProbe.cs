@@ -8,9 +8,9 @@ namespace McpEdge.LoadTests.Engine;
 /// <summary>
 /// A second, independent latency figure at a fixed rate, next to the scenario engine's: one
 /// keep-alive HTTP/1.1 connection driven by a dedicated thread with blocking socket calls, which
-/// spins until each request's due time. Neither a timer's granularity (about 1 ms, the engine's
-/// start lag) nor the generator's own async hand-offs enter the figure, so what remains is the
-/// target's latency plus one loopback round trip.
+/// spins until each request's due time. Neither a sleeping thread's wake-up (the engine's start
+/// lag, tens of microseconds) nor an async client's hand-offs and connection pool enter the figure,
+/// so what remains is the target's latency plus one loopback round trip.
 /// </summary>
 /// <remarks>
 /// Open model on one connection: request <c>i</c> is due at <c>start + i / rate</c>. A request
