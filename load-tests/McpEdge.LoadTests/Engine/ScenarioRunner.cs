@@ -8,8 +8,8 @@ namespace McpEdge.LoadTests.Engine;
 /// and its latency is counted from that scheduled time; for closed models, each copy loops. An open
 /// model's requests are started by a dedicated thread that sleeps until each due time
 /// (<see cref="Pacer"/>: within tens of microseconds on Linux) and runs the step until its first
-/// <c>await</c>; a step that blocks before it delays the ones after it, which shows as start lag. Bounded: the run ends
-/// at the simulation's duration plus <see cref="RequestTimeout"/>, and at most
+/// <c>await</c>; a step that blocks before it delays the ones after it, which shows as start lag.
+/// Bounded: the run ends at the simulation's duration plus <see cref="RequestTimeout"/>, and at most
 /// <see cref="MaxInFlight"/> requests are in flight (past it a request is counted as failed with
 /// <c>client: too many in flight</c> rather than queued).
 /// </summary>
