@@ -13,17 +13,30 @@ namespace McpEdge.LoadTests.Engine;
 /// every millisecond of real time.
 /// </summary>
 /// <remarks>
-/// One pacer per thread: the timer slack is a property of the calling thread (set on first use).
+/// Create it on the thread that will wait: the timer slack is a property of the calling thread.
 /// Each sleep lasts at most <see cref="MaxSleep"/>, so cancellation is seen within it.
 /// </remarks>
-internal sealed class Pacer(TimeProvider time)
+internal sealed class Pacer
 {
     /// <summary>The longest single sleep: 50 ms (how soon a cancellation is seen).</summary>
     public static readonly TimeSpan MaxSleep = TimeSpan.FromMilliseconds(50);
 
     private const int PrSetTimerSlack = 29; // <linux/prctl.h>
-    private readonly bool _precise = OperatingSystem.IsLinux() && ReferenceEquals(time, TimeProvider.System);
-    private bool _slackSet;
+    private readonly TimeProvider _time;
+    private readonly bool _systemClock;
+    private readonly bool _precise;
+
+    /// <summary>A pacer on <paramref name="time"/>; on Linux with the system clock, lowers the calling thread's timer slack to 1 µs.</summary>
+    public Pacer(TimeProvider time)
+    {
+        _time = time;
+        _systemClock = ReferenceEquals(time, TimeProvider.System);
+        _precise = _systemClock && OperatingSystem.IsLinux();
+        if (_precise)
+        {
+            _ = prctl(PrSetTimerSlack, 1_000, 0, 0, 0); // 1 µs; best effort: a failure leaves the 50 µs default
+        }
+    }
 
     /// <summary>
     /// Returns once <paramref name="due"/> (an offset from <paramref name="start"/>, a timestamp of
@@ -32,14 +45,9 @@ internal sealed class Pacer(TimeProvider time)
     /// </summary>
     public bool WaitUntil(long start, TimeSpan due, CancellationToken cancellation)
     {
-        if (_precise && !_slackSet)
-        {
-            _slackSet = true;
-            _ = prctl(PrSetTimerSlack, 1_000, 0, 0, 0); // 1 µs; best effort: a failure leaves the 50 µs default
-        }
         while (!cancellation.IsCancellationRequested)
         {
-            var remaining = due - time.GetElapsedTime(start);
+            var remaining = due - _time.GetElapsedTime(start);
             if (remaining <= TimeSpan.Zero)
             {
                 return true;
@@ -53,7 +61,7 @@ internal sealed class Pacer(TimeProvider time)
                 var request = new Timespec { Seconds = 0, Nanoseconds = remaining.Ticks * 100 };
                 _ = nanosleep(in request, out _); // an interrupted sleep (EINTR) just goes round again
             }
-            else if (ReferenceEquals(time, TimeProvider.System))
+            else if (_systemClock)
             {
                 Thread.Sleep(Math.Max(1, (int)remaining.TotalMilliseconds));
             }

@@ -123,7 +123,7 @@ public class LoadEngineTests
         var time = new TestTimeProvider();
         var origin = time.GetTimestamp();
         var startedAt = new TimeSpan?[10];
-        var started = new SemaphoreSlim(0);
+        using var started = new SemaphoreSlim(0);
         var scenario = new Scenario
         {
             Name = "paced",
