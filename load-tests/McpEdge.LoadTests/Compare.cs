@@ -25,18 +25,18 @@ public static class Compare
     private sealed record Measure(string Target, string Figure, double Value);
 
     /// <summary>Runs the comparison; 0 when it completed.</summary>
-    public static async Task<int> RunAsync(Func<string, string, string> option, string[] args, TextWriter output, CancellationToken cancellation)
+    public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellation)
     {
-        var rounds = int.Parse(option("--rounds", "3"), CultureInfo.InvariantCulture);
-        var seconds = double.Parse(option("--duration", "10"), CultureInfo.InvariantCulture);
-        var warmup = double.Parse(option("--warmup", "30"), CultureInfo.InvariantCulture);
-        var connections = int.Parse(option("--connections", "32"), CultureInfo.InvariantCulture);
-        var rate = double.Parse(option("--rate", "1000"), CultureInfo.InvariantCulture);
-        var outDir = Path.GetFullPath(option("--out", Path.Combine("load-tests", "reports")));
-        var wrkScript = Path.GetFullPath(option("--wrk-script", Path.Combine("load-tests", "stateless-call.lua")));
+        var rounds = (int)LoadTestProgram.Number(args, "--rounds", 3, min: 1);
+        var seconds = LoadTestProgram.Number(args, "--duration", 10, min: 0.001);
+        var warmup = LoadTestProgram.Number(args, "--warmup", 30, min: 0);
+        var connections = (int)LoadTestProgram.Number(args, "--connections", 32, min: 1);
+        var rate = LoadTestProgram.Number(args, "--rate", 1000, min: 0.001);
+        var outDir = LoadTestProgram.OutputDirectory(args);
+        var wrkScript = Path.GetFullPath(LoadTestProgram.Value(args, "--wrk-script", Path.Combine("load-tests", "stateless-call.lua")));
         var duration = TimeSpan.FromSeconds(seconds);
         // For experiments with the edge's runtime settings only (e.g. DOTNET_gcServer=0): NAME=VALUE,NAME=VALUE.
-        var edgeEnvironment = option("--edge-env", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        var edgeEnvironment = LoadTestProgram.Value(args, "--edge-env", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(pair => pair.Split('=', 2)).ToDictionary(pair => pair[0], pair => pair.Length > 1 ? pair[1] : "", StringComparer.Ordinal);
 
         using var comparison = await Comparison.StartAsync(withNginx: !args.Contains("--no-nginx"), edgeEnvironment);
@@ -113,7 +113,6 @@ public static class Compare
             "direct = one sample replica; edge = McpEdge (JSON-RPC parse, sealed sessions, LeastResponseTime, probes, metrics on; access log off); edge-h2c = the same, speaking cleartext HTTP/2 to three replicas that accept only that; yarp = YARP 2.1.0 alone (round robin); nginx = consistent hash on Mcp-Session-Id, buffering off, keep-alive upstream, access log off",
             "stateless-call: 2026-07-28 tools/call over three replicas (nginx hashes the absent session header: one replica); session-call: tools/call on 32 sessions of one replica",
         ]);
-        Directory.CreateDirectory(outDir);
         await File.WriteAllTextAsync(Path.Combine(outDir, "compare-report.md"), report, cancellation);
         await File.WriteAllTextAsync(Path.Combine(outDir, "compare-report.html"),
             "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>McpEdge comparison</title><style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}</style></head><body><pre>"

@@ -29,6 +29,19 @@ public static class LoadTestProgram
     /// <summary>Runs the command; 0 when every check passed, 1 when one failed, 2 for a usage error.</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellation = default)
     {
+        try
+        {
+            return await DispatchAsync(args, output, cancellation);
+        }
+        catch (UsageException error)
+        {
+            await output.WriteLineAsync(error.Message);
+            return 2;
+        }
+    }
+
+    private static async Task<int> DispatchAsync(string[] args, TextWriter output, CancellationToken cancellation)
+    {
         if (args.Length >= 1 && args[0] == "plain-yarp")
         {
             var yarp = Targets.PlainYarp.Build(Value(args, "--urls", "http://127.0.0.1:5200"), Value(args, "--upstreams", "").Split(',', StringSplitOptions.RemoveEmptyEntries));
@@ -37,7 +50,7 @@ public static class LoadTestProgram
         }
         if (args.Length >= 1 && args[0] == "compare")
         {
-            return await Compare.RunAsync((name, fallback) => Value(args, name, fallback), args, output, cancellation);
+            return await Compare.RunAsync(args, output, cancellation);
         }
         if (args.Length >= 1 && args[0] == "probe")
         {
@@ -57,9 +70,9 @@ public static class LoadTestProgram
             await output.WriteLineAsync($"unknown scenario(s): {string.Join(", ", unknown)}; known: {string.Join(", ", McpScenarios.Names)}");
             return 2;
         }
-        var rate = double.Parse(Option("--rate", smoke ? "40" : "200"), CultureInfo.InvariantCulture);
-        var duration = TimeSpan.FromSeconds(double.Parse(Option("--duration", smoke ? "3" : "10"), CultureInfo.InvariantCulture));
-        var outDir = Path.GetFullPath(Option("--out", Path.Combine("load-tests", "reports")));
+        var rate = Number(args, "--rate", smoke ? 40 : 200, min: 0.001);
+        var duration = TimeSpan.FromSeconds(Number(args, "--duration", smoke ? 3 : 10, min: 0.001));
+        var outDir = OutputDirectory(args);
         var target = Option("--target", "self");
 
         await using var self = target == "self" ? await SelfHosted.StartAsync() : null;
@@ -101,7 +114,6 @@ public static class LoadTestProgram
             $"machine: {Environment.ProcessorCount} cores, .NET {Environment.Version}",
             $"command: McpEdge.LoadTests {string.Join(' ', args)}",
         ];
-        Directory.CreateDirectory(outDir);
         var markdown = RunReports.Markdown(title, results, context);
         await File.WriteAllTextAsync(Path.Combine(outDir, "load-report.md"), markdown, cancellation);
         await File.WriteAllTextAsync(Path.Combine(outDir, "load-report.html"), RunReports.Html(title, results, context), cancellation);
@@ -117,8 +129,8 @@ public static class LoadTestProgram
             await output.WriteLineAsync("probe needs --target http://HOST:PORT/PATH (the MCP endpoint, e.g. http://127.0.0.1:8080/mcp/sample)");
             return 2;
         }
-        var rate = double.Parse(Value(args, "--rate", "1000"), CultureInfo.InvariantCulture);
-        var duration = TimeSpan.FromSeconds(double.Parse(Value(args, "--duration", "10"), CultureInfo.InvariantCulture));
+        var rate = Number(args, "--rate", 1000, min: 0.001);
+        var duration = TimeSpan.FromSeconds(Number(args, "--duration", 10, min: 0.001));
         var result = await Task.Factory.StartNew(() => LatencyProbe.Run(target, LatencyProbe.StatelessCall(target), rate, duration, cancellation),
             cancellation, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var failed = result.Failures.Values.Sum();
@@ -131,9 +143,49 @@ public static class LoadTestProgram
         return failed == 0 && result.Latencies.Length > 0 ? 0 : 1;
     }
 
-    private static string Value(string[] args, string name, string fallback)
+    /// <summary>The value after option <paramref name="name"/>, or <paramref name="fallback"/> when it is absent.</summary>
+    internal static string Value(string[] args, string name, string fallback)
     {
         var i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
     }
+
+    /// <summary>
+    /// Option <paramref name="name"/> as a number (invariant culture) at least <paramref name="min"/>,
+    /// or <paramref name="fallback"/> when it is absent; a <see cref="UsageException"/> naming the
+    /// option otherwise (exit 2, before anything ran).
+    /// </summary>
+    internal static double Number(string[] args, string name, double fallback, double min)
+    {
+        var text = Value(args, name, "");
+        if (text.Length == 0)
+        {
+            return fallback;
+        }
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value) && value >= min
+            ? value
+            : throw new UsageException($"{name}: '{text}' is not a number of at least {min.ToString(CultureInfo.InvariantCulture)}");
+    }
+
+    /// <summary>
+    /// The report directory (<c>--out</c>, default <c>load-tests/reports</c>), created now, before
+    /// the run, so that a path that cannot hold the reports (a file, no permission) is a
+    /// <see cref="UsageException"/> instead of a lost run.
+    /// </summary>
+    internal static string OutputDirectory(string[] args)
+    {
+        var dir = Path.GetFullPath(Value(args, "--out", Path.Combine("load-tests", "reports")));
+        try
+        {
+            Directory.CreateDirectory(dir);
+            return dir;
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"--out {dir}: {error.Message}");
+        }
+    }
 }
+
+/// <summary>A command-line mistake: the message names the option; the program prints it and exits 2.</summary>
+internal sealed class UsageException(string message) : Exception(message);

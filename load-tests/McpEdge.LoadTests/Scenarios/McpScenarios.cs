@@ -253,26 +253,38 @@ public static class McpScenarios
 
     /// <summary>
     /// Stateless calls at the rate while replica 0 of the self-hosted target is stopped half-way:
-    /// counts the failures and the time from the stop to the last failure (recovery). The check
-    /// wants no failure before the stop, successes after the last failure, and no failure in the
-    /// second half of the time after the stop (the edge stopped sending to the stopped replica and
-    /// kept to that).
+    /// counts the failures and the time from the stop to the start of the last request that failed
+    /// (recovery: the edge stopped sending to the stopped replica). The check wants no failure
+    /// before the stop, successes after the last failure, and no failed request started in the
+    /// second half of the time after the stop (the edge kept away from the stopped replica).
     /// </summary>
     /// <remarks>
+    /// <para>
     /// A <c>tools/call</c> is never retried on another replica (the edge's failover repeats only
     /// messages that are safe to repeat), so the calls already on their way to the replica when it
     /// stops fail with 502. How many depends on how many the generator started at that moment (a
-    /// generator that stalls sends a burst), so the check does not bound their number, only when they end.
+    /// generator that stalls sends a burst), so the check does not bound their number, only when
+    /// they started.
+    /// </para>
+    /// <para>
+    /// A failed request is timed by its start (on the generator's clock, when its step began), not
+    /// by its end: a request sent at the stop whose failure is reported late, because the process
+    /// (generator, edge and replicas share it) was busy, still counts at the stop. Its end is in the
+    /// notes.
+    /// </para>
     /// </remarks>
     public static Scenario Failover(ScenarioOptions options, McpHttp http)
     {
         var target = options.SelfHosted ?? throw new ArgumentException("failover needs the self-hosted target (it stops one of its replicas)");
         var stopped = -1L;
-        long firstFailure = -1;
-        long lastFailure = -1;
-        long okAfterLastFailure = 0;
+        var stopEnded = -1L;
+        long firstFailureEnd = -1;
+        long lastFailureStart = -1;
+        long lastFailureEnd = -1;
+        long okStartedAfterLastFailure = 0;
         var clock = Stopwatch.StartNew();
         var stopper = default(Task);
+        string Ms(long ticks) => $"{ticks * 1000.0 / Stopwatch.Frequency:0}";
         return new()
         {
             Name = "failover",
@@ -286,48 +298,68 @@ public static class McpScenarios
                     await Task.Delay(options.Duration / 2); // the fault is injected at a time, by design
                     Interlocked.Exchange(ref stopped, clock.ElapsedTicks);
                     await target.StopReplicaAsync(0);
+                    Interlocked.Exchange(ref stopEnded, clock.ElapsedTicks);
                 });
                 return Task.CompletedTask;
             },
             CleanAsync = () => stopper ?? Task.CompletedTask,
             StepAsync = async context =>
             {
+                var started = clock.ElapsedTicks;
                 using var request = http.Post($$$"""{"jsonrpc":"2.0","id":{{{context.Invocation}}},"method":"tools/call","params":{"name":"whoami"}}""", "tools/call", "whoami");
                 var result = await http.SendAsync(request, context.Cancellation);
-                if (result.Ok)
+                lock (clock)
                 {
-                    Interlocked.Increment(ref okAfterLastFailure);
-                }
-                else
-                {
-                    var now = clock.ElapsedTicks;
-                    Interlocked.CompareExchange(ref firstFailure, now, -1);
-                    Interlocked.Exchange(ref lastFailure, now);
-                    Interlocked.Exchange(ref okAfterLastFailure, 0);
+                    if (result.Ok)
+                    {
+                        if (started > lastFailureStart)
+                        {
+                            okStartedAfterLastFailure++;
+                        }
+                    }
+                    else
+                    {
+                        var ended = clock.ElapsedTicks;
+                        if (firstFailureEnd < 0)
+                        {
+                            firstFailureEnd = ended;
+                        }
+                        if (started > lastFailureStart)
+                        {
+                            lastFailureStart = started;
+                            lastFailureEnd = ended;
+                            okStartedAfterLastFailure = 0;
+                        }
+                    }
                 }
                 return result;
             },
             Check = summary =>
             {
-                var stop = Interlocked.Read(ref stopped);
-                var first = Interlocked.Read(ref firstFailure);
-                var last = Interlocked.Read(ref lastFailure);
                 // The check runs once the run is over: the time after the stop is now − stop.
+                var stop = Interlocked.Read(ref stopped);
                 var afterStop = clock.ElapsedTicks - stop;
-                return stop < 0 ? "the replica was never stopped"
-                    : first >= 0 && first < stop ? $"a request failed {(stop - first) * 1000.0 / Stopwatch.Frequency:0} ms before the stop"
-                    : summary.Failed > 0 && Interlocked.Read(ref okAfterLastFailure) == 0 ? "no success after the last failure"
-                    : last >= 0 && last - stop > afterStop / 2
-                        ? $"failures went on until {(last - stop) * 1000.0 / Stopwatch.Frequency:0} ms after the stop, past half of the {afterStop * 1000.0 / Stopwatch.Frequency:0} ms after it"
-                    : null;
+                lock (clock)
+                {
+                    return stop < 0 ? "the replica was never stopped"
+                        : firstFailureEnd >= 0 && firstFailureEnd < stop ? $"a request failed {Ms(stop - firstFailureEnd)} ms before the stop"
+                        : summary.Failed > 0 && okStartedAfterLastFailure == 0 ? "no request started after the last failed one succeeded"
+                        : lastFailureStart >= 0 && lastFailureStart - stop > afterStop / 2
+                            ? $"a request started {Ms(lastFailureStart - stop)} ms after the stop failed, past half of the {Ms(afterStop)} ms after it"
+                        : null;
+                }
             },
             Notes = summary =>
             {
                 var stop = Interlocked.Read(ref stopped);
-                var last = Interlocked.Read(ref lastFailure);
-                return stop < 0 ? "replica not stopped"
-                    : $"replica 0 stopped at {stop / (double)Stopwatch.Frequency:0.0} s; {summary.Failed} failed; "
-                      + (last < 0 ? "no failure" : $"last failure {(last - stop) * 1000.0 / Stopwatch.Frequency:0} ms after the stop (time to recover)");
+                var ended = Interlocked.Read(ref stopEnded);
+                lock (clock)
+                {
+                    return stop < 0 ? "replica not stopped"
+                        : $"replica 0 stopped at {stop / (double)Stopwatch.Frequency:0.0} s ({(ended < 0 ? "its shutdown did not end" : $"its shutdown took {Ms(ended - stop)} ms")}); {summary.Failed} failed; "
+                          + (lastFailureStart < 0 ? "no failure"
+                              : $"the last failed request started {Ms(lastFailureStart - stop)} ms after the stop (time to recover) and failed {Ms(lastFailureEnd - stop)} ms after it");
+                }
             },
         };
     }

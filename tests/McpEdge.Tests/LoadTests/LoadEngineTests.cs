@@ -219,3 +219,40 @@ public class LoadSmokeTests
         Assert.DoesNotContain("<script", html); // self-contained, nothing to fetch
     }
 }
+
+/// <summary>Command-line mistakes end with exit 2 and a message naming the option, before any load is sent.</summary>
+public class LoadProgramUsageTests
+{
+    [Theory]
+    [InlineData("run|--rate|abc", "--rate: 'abc' is not a number")]
+    [InlineData("run|--duration|0", "--duration: '0' is not a number of at least")]
+    [InlineData("compare|--rounds|0", "--rounds: '0' is not a number of at least 1")]
+    [InlineData("probe|--target|http://127.0.0.1:9/mcp|--rate|-5", "--rate: '-5' is not a number")]
+    public async Task BadNumber_IsAUsageError(string line, string message)
+    {
+        var console = new StringWriter();
+        var exit = await LoadTestProgram.RunAsync(line.Split('|'), console);
+
+        Assert.Equal(2, exit);
+        Assert.Contains(message, console.ToString());
+    }
+
+    [Fact]
+    public async Task OutputPathThatIsAFile_IsAUsageError_BeforeTheRun()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            var console = new StringWriter();
+            var exit = await LoadTestProgram.RunAsync(["run", "--scenarios", "stateless-call", "--out", file], console);
+
+            Assert.Equal(2, exit);
+            Assert.Contains($"--out {file}:", console.ToString());
+            Assert.DoesNotContain("running", console.ToString()); // refused before the self-hosted target started
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}
