@@ -260,11 +260,13 @@ public static class McpScenarios
     /// </summary>
     /// <remarks>
     /// <para>
-    /// A <c>tools/call</c> is never retried on another replica (the edge's failover repeats only
-    /// messages that are safe to repeat), so the calls already on their way to the replica when it
-    /// stops fail with 502. How many depends on how many the generator started at that moment (a
-    /// generator that stalls sends a burst), so the check does not bound their number, only when
-    /// they started.
+    /// The edge retries on another replica a session-less call whose connect is refused (its
+    /// <c>Failover</c>: nothing reached the stopped replica), and the stopped replica finishes the
+    /// calls it had received (a graceful shutdown), so a run normally has no failure at all; the
+    /// edge's <c>mcpedge_failover_retries_total</c> counts the retries. What can still fail is a
+    /// call sent on a connection the replica was closing (502: it may have run, so it is not
+    /// retried). How many of those depends on how many the generator started at that moment, so
+    /// the check does not bound their number, only when they started.
     /// </para>
     /// <para>
     /// A failed request is timed by its start (on the generator's clock, when its step began), not

@@ -266,9 +266,10 @@ public sealed record McpServerOptions
 
     /// <summary>
     /// Retry, once and on another healthy replica, a request that could not connect to its replica
-    /// (nothing reached the upstream), when the message is safe to repeat: <c>initialize</c>,
-    /// <c>ping</c>, <c>server/discover</c>, the four list methods, or a GET that opens a stream
-    /// without a session. Never a <c>tools/call</c>, never a session's request. Default true.
+    /// (refused, unreachable, connect timeout: nothing reached the upstream, so nothing ran there)
+    /// when it belongs to no session: any JSON-RPC POST (<c>tools/call</c> included) or a GET that
+    /// opens a stream. Never a session's request, never after the connection was made. Default
+    /// true. See <see cref="Forwarder.FailoverMiddleware"/>.
     /// </summary>
     public bool Failover { get; init; } = true;
 

@@ -1,6 +1,7 @@
 using McpEdge.Configuration;
 using McpEdge.Protocol;
 using McpEdge.Sessions;
+using McpEdge.Telemetry;
 using Polly;
 using Polly.Retry;
 using Yarp.ReverseProxy.Forwarder;
@@ -11,24 +12,29 @@ namespace McpEdge.Forwarder;
 /// <summary>
 /// Proxy-pipeline step (after session routing, around load balancing and forwarding) that retries,
 /// once and on another available replica, a request whose replica could not be connected to
-/// (<see cref="UpstreamFailures.IsConnectFailure"/>: nothing reached the upstream), when the
-/// message is safe to repeat. Built on a Polly.Core retry pipeline (one retry, no delay).
+/// (<see cref="UpstreamFailures.IsConnectFailure"/>: refused, unreachable or connect timeout, so
+/// nothing reached the upstream and nothing ran there), when the request belongs to no session.
+/// Built on a Polly.Core retry pipeline (one retry, no delay).
 /// </summary>
 /// <remarks>
-/// Safe: a request without a session whose JSON-RPC method is <c>initialize</c>, <c>ping</c>,
-/// <c>server/discover</c>, <c>tools/list</c>, <c>prompts/list</c>, <c>resources/list</c> or
-/// <c>resources/templates/list</c> (from <see cref="JsonRpcMessageFeature"/>, whose buffered body
-/// can be sent twice), and a GET without a session (opening an HTTP+SSE stream). Never a
-/// <c>tools/call</c>, a notification, a batch, or anything of a session: a session lives on one
-/// replica only, and its client gets 404 from <see cref="SessionRoutingMiddleware"/> instead.
+/// <para>
+/// Retried: a POST without a session whose JSON-RPC message was read into a buffer by
+/// <see cref="JsonRpcMessageMiddleware"/> (every kind: request, <c>tools/call</c> included,
+/// notification, batch; the buffer can be sent twice), and a GET without a session (opening an
+/// HTTP+SSE stream). A failed connect is the one failure after which repeating any message is
+/// safe: the message was never sent. This is what nginx's <c>proxy_next_upstream error</c> does
+/// for a POST that was not yet sent and Envoy's <c>retry_on: connect-failure</c> does for any
+/// method. A failure after the connection was made (reset, timeout, 5xx) is never retried: the
+/// upstream may have run the message.
+/// </para>
+/// <para>
+/// Never retried: anything of a session (<see cref="McpSessionFeature"/>: the session lives on
+/// one replica only, and its client gets 404 from <see cref="SessionRoutingMiddleware"/> once that
+/// replica is gone), and a POST whose body was not buffered.
+/// </para>
 /// </remarks>
-internal sealed partial class FailoverMiddleware(RequestDelegate next, ILogger<FailoverMiddleware> logger)
+internal sealed partial class FailoverMiddleware(RequestDelegate next, EdgeMetrics metrics, ILogger<FailoverMiddleware> logger)
 {
-    private static readonly HashSet<string> SafeMethods = new(StringComparer.Ordinal)
-    {
-        "initialize", "ping", "server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list",
-    };
-
     private static readonly ResiliencePipeline<bool> Pipeline = new ResiliencePipelineBuilder<bool>()
         .AddRetry(new RetryStrategyOptions<bool>
         {
@@ -60,8 +66,9 @@ internal sealed partial class FailoverMiddleware(RequestDelegate next, ILogger<F
         await Pipeline.ExecuteAsync(static (attempt, _) => attempt.RunAsync(), attempt, context.RequestAborted);
         if (attempt.Retried is { } failed)
         {
-            LogRetried(logger, proxy.Cluster.Config.ClusterId, failed, proxy.ProxiedDestination?.DestinationId ?? "-",
-                context.GetForwarderErrorFeature() is null);
+            var succeeded = context.GetForwarderErrorFeature() is null;
+            metrics.FailoverRetried(proxy.Cluster.Config.ClusterId, failed, succeeded);
+            LogRetried(logger, proxy.Cluster.Config.ClusterId, failed, proxy.ProxiedDestination?.DestinationId ?? "-", succeeded);
         }
     }
 
@@ -70,9 +77,7 @@ internal sealed partial class FailoverMiddleware(RequestDelegate next, ILogger<F
         var request = context.Request;
         // The body was read once into a seekable buffer by JsonRpcMessageMiddleware.
         return HttpMethods.IsGet(request.Method)
-            || (HttpMethods.IsPost(request.Method)
-                && context.Features.Get<JsonRpcMessageFeature>() is { Kind: JsonRpcKind.Request, Method: { } method }
-                && SafeMethods.Contains(method));
+            || (HttpMethods.IsPost(request.Method) && context.Features.Get<JsonRpcMessageFeature>() is not null && request.Body.CanSeek);
     }
 
     private sealed class Attempt(HttpContext context, IReverseProxyFeature proxy, RequestDelegate next)

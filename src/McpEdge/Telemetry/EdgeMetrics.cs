@@ -30,6 +30,7 @@ internal sealed class EdgeMetrics
     private readonly ConcurrentDictionary<string, StrongBox<long>> _active = new(StringComparer.Ordinal);
     private readonly Histogram<double> _upstreamDuration;
     private readonly Counter<long> _sessionRejections;
+    private readonly Counter<long> _failoverRetries;
     private readonly Counter<long> _reloads;
 
     /// <summary>Creates the instruments, and the replica gauges over YARP's state and <paramref name="loads"/>.</summary>
@@ -43,6 +44,8 @@ internal sealed class EdgeMetrics
             "{request}", "Requests to MCP servers in progress (streams included).");
         _upstreamDuration = meter.CreateHistogram<double>("mcpedge.upstream.duration", "s", "Upstream exchanges (not GET streams), from sending the request to the end of the answer, by replica.");
         _sessionRejections = meter.CreateCounter<long>("mcpedge.session.rejections", "{request}", "Requests refused because of their session token, by reason.");
+        _failoverRetries = meter.CreateCounter<long>("mcpedge.failover.retries", "{request}",
+            "Requests retried on another replica because theirs refused the connection (Failover), by server, the replica that failed and the retry's result.");
         _reloads = meter.CreateCounter<long>("mcpedge.config.reloads", "{reload}", "Configuration changes, applied or rejected.");
         config.Changed += _ => _reloads.Add(1, new KeyValuePair<string, object?>("result", "applied"));
         config.Rejected += _ => _reloads.Add(1, new KeyValuePair<string, object?>("result", "rejected"));
@@ -120,6 +123,14 @@ internal sealed class EdgeMetrics
 
     internal void Upstream(string server, string replica, double seconds, string outcome) =>
         _upstreamDuration.Record(seconds, new("mcp.server", server), new("mcpedge.replica", replica), new("outcome", outcome));
+
+    /// <summary>
+    /// Counts a request that <see cref="Forwarder.FailoverMiddleware"/> sent again after
+    /// <paramref name="failedReplica"/> refused the connection; <c>result</c> is <c>ok</c> when the
+    /// retry got an answer from the other replica, else <c>failed</c>.
+    /// </summary>
+    public void FailoverRetried(string server, string failedReplica, bool succeeded) =>
+        _failoverRetries.Add(1, new KeyValuePair<string, object?>("mcp.server", server), new("mcpedge.replica", failedReplica), new("result", succeeded ? "ok" : "failed"));
 
     /// <summary>Counts a refused session token: <c>unknown</c> (did not open), <c>replica_gone</c>, <c>replica_unreachable</c>, <c>missing</c>, <c>duplicate</c>.</summary>
     public void SessionRejected(string server, string reason) =>

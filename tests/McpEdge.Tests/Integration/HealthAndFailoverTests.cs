@@ -17,7 +17,8 @@ public class HealthAndFailoverTests
     /// <summary>
     /// A minimal session-based MCP replica: initialize (new session id), notifications (202), ping
     /// and everything else (a result naming the replica), DELETE (200); server/discover gets 400, as
-    /// from a pre-2026-07-28 server. While <see cref="Hang"/> is set it accepts requests and never answers.
+    /// from a pre-2026-07-28 server. While <see cref="Hang"/> is set it accepts requests and never
+    /// answers; while <see cref="Reset"/> is set it reads each request, then resets the connection.
     /// </summary>
     private sealed class Replica
     {
@@ -27,6 +28,7 @@ public class HealthAndFailoverTests
 
         public string Name { get; }
         public volatile bool Hang;
+        public volatile bool Reset;
         public TimeSpan Delay;
         public TestUpstream Upstream { get; private set; } = null!;
         public string Url => Upstream.Url + "/mcp";
@@ -47,6 +49,11 @@ public class HealthAndFailoverTests
             if (Hang)
             {
                 await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { });
+                return;
+            }
+            if (Reset)
+            {
+                context.Abort();
                 return;
             }
             if (Delay > TimeSpan.Zero)
@@ -170,14 +177,43 @@ public class HealthAndFailoverTests
     }
 
     [Fact]
-    public async Task Failover_ConnectionRefusedReplica_SafeMessagesNeverFail_ToolsCallIsNotRetried()
+    public async Task Failover_ConnectionRefusedReplica_NoSessionlessMessageFails_AndEachRunsOnce()
     {
         var a = await Replica.StartAsync("a");
         await using var ua = a.Upstream;
         var dead = $"http://127.0.0.1:{PeerProcess.FreePort()}/mcp";
         await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server("RoundRobin", upstreams: [a.Url, dead]) } });
 
-        // Round-robin sends one of two tools/call to the dead replica: it may have side effects, so it is not retried.
+        // Round-robin sends every other message to the dead replica; the connect fails, so nothing
+        // ran there, and the edge sends it to the live one: tools/call and notifications included.
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, await SendAsync(edge, $$$"""{"jsonrpc":"2.0","id":{{{i}}},"method":"tools/call","params":{"name":"echo"}}"""));
+            Assert.Equal(HttpStatusCode.Accepted, await SendAsync(edge, """{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}}"""));
+            Assert.Equal(HttpStatusCode.OK, await SendAsync(edge, Mcp.Initialize));
+            Assert.Equal(HttpStatusCode.OK, await SendAsync(edge, Mcp.Call(10 + i, "tools/list")));
+            Assert.Equal(HttpStatusCode.OK, await SendAsync(edge, Mcp.Call(30 + i, "ping"), mcpMethod: "ping"));
+        }
+        Assert.Equal(10, a.ClientRequests("tools/call"));
+        Assert.Equal(10, a.ClientRequests("notifications/progress"));
+        Assert.Equal(10, a.ClientRequests("initialize"));
+        // Counted by the replica that refused, all answered by the other.
+        var metrics = await edge.Client.GetStringAsync("/metrics");
+        Assert.Matches("mcpedge_failover_retries_total\\{mcp_server=\"s\",mcpedge_replica=\"[^\"]+\",result=\"ok\"\\} [1-9][0-9]*\n", metrics);
+        Assert.DoesNotContain("result=\"failed\"", metrics);
+    }
+
+    [Fact]
+    public async Task Failover_ReplicaFailsAfterTheConnection_ToolsCallIsNotRetried()
+    {
+        var a = await Replica.StartAsync("a");
+        var b = await Replica.StartAsync("b");
+        await using var ua = a.Upstream;
+        await using var ub = b.Upstream;
+        b.Reset = true;
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server("RoundRobin", upstreams: [a.Url, b.Url]) } });
+
+        // b received its call (it may have run it) before the connection broke: not repeated on a.
         var calls = new[]
         {
             await SendAsync(edge, """{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}"""),
@@ -185,15 +221,8 @@ public class HealthAndFailoverTests
         };
         Assert.Contains(HttpStatusCode.BadGateway, calls);
         Assert.Contains(HttpStatusCode.OK, calls);
-
-        for (var i = 0; i < 10; i++)
-        {
-            Assert.Equal(HttpStatusCode.OK, await SendAsync(edge, Mcp.Initialize));
-            Assert.Equal(HttpStatusCode.OK, await SendAsync(edge, Mcp.Call(10 + i, "tools/list")));
-            Assert.Equal(HttpStatusCode.OK, await SendAsync(edge, Mcp.Call(30 + i, "ping"), mcpMethod: "ping"));
-        }
-        Assert.Equal(10, a.ClientRequests("initialize"));
         Assert.Equal(1, a.ClientRequests("tools/call"));
+        Assert.Equal(1, b.ClientRequests("tools/call"));
     }
 
     [Fact]
