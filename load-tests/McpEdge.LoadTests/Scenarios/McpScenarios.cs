@@ -263,7 +263,9 @@ public static class McpScenarios
     /// The edge retries on another replica a session-less call whose connect is refused (its
     /// <c>Failover</c>: nothing reached the stopped replica), and the stopped replica finishes the
     /// calls it had received (a graceful shutdown), so a run normally has no failure at all; the
-    /// edge's <c>mcpedge_failover_retries_total</c> counts the retries. What can still fail is a
+    /// notes give the retries (the edge's <c>mcpedge_failover_retries_total</c>, read from its
+    /// <c>/metrics</c> before and after the run): none in a run where load balancing did not pick
+    /// the stopped replica before the probes took it out. What can still fail is a
     /// call sent on a connection the replica was closing (502: it may have run, so it is not
     /// retried). How many of those depends on how many the generator started at that moment, so
     /// the check does not bound their number, only when they started.
@@ -286,14 +288,16 @@ public static class McpScenarios
         long okStartedAfterLastFailure = 0;
         var clock = Stopwatch.StartNew();
         var stopper = default(Task);
+        (long Ok, long Failed) retriesBefore = default, retries = default;
         string Ms(long ticks) => $"{ticks * 1000.0 / Stopwatch.Frequency:0}";
         return new()
         {
             Name = "failover",
             Description = "stateless tools/call while one of three replicas is stopped half-way",
             Simulation = options.Load ?? new LoadSimulation.Inject(options.Rate, options.Duration),
-            InitAsync = _ =>
+            InitAsync = async cancellation =>
             {
+                retriesBefore = await target.FailoverRetriesAsync(http.Client, "sample", cancellation);
                 clock.Restart();
                 stopper = Task.Run(async () =>
                 {
@@ -302,9 +306,13 @@ public static class McpScenarios
                     await target.StopReplicaAsync(0);
                     Interlocked.Exchange(ref stopEnded, clock.ElapsedTicks);
                 });
-                return Task.CompletedTask;
             },
-            CleanAsync = () => stopper ?? Task.CompletedTask,
+            CleanAsync = async () =>
+            {
+                await (stopper ?? Task.CompletedTask);
+                var after = await target.FailoverRetriesAsync(http.Client, "sample");
+                retries = (after.Ok - retriesBefore.Ok, after.Failed - retriesBefore.Failed);
+            },
             StepAsync = async context =>
             {
                 var started = clock.ElapsedTicks;
@@ -358,7 +366,8 @@ public static class McpScenarios
                 lock (clock)
                 {
                     return stop < 0 ? "replica not stopped"
-                        : $"replica 0 stopped at {stop / (double)Stopwatch.Frequency:0.0} s ({(ended < 0 ? "its shutdown did not end" : $"its shutdown took {Ms(ended - stop)} ms")}); {summary.Failed} failed; "
+                        : $"replica 0 stopped at {stop / (double)Stopwatch.Frequency:0.0} s ({(ended < 0 ? "its shutdown did not end" : $"its shutdown took {Ms(ended - stop)} ms")}); "
+                          + $"the edge retried {retries.Ok + retries.Failed} refused call(s) on another replica ({retries.Failed} of the retries failed); {summary.Failed} failed; "
                           + (lastFailureStart < 0 ? "no failure"
                               : $"the last failed request started {Ms(lastFailureStart - stop)} ms after the stop (time to recover) and failed {Ms(lastFailureEnd - stop)} ms after it");
                 }

@@ -83,6 +83,35 @@ public sealed class SelfHosted : IAsyncDisposable
         return new SelfHosted(replicas, edge, configFile, new Uri(Address(edge)));
     }
 
+    /// <summary>
+    /// The edge's <c>mcpedge_failover_retries_total</c> for server <paramref name="server"/> from its
+    /// <c>/metrics</c>, summed over replicas: requests it sent again after a refused connect, by the
+    /// retry's result.
+    /// </summary>
+    public async Task<(long Ok, long Failed)> FailoverRetriesAsync(HttpClient client, string server, CancellationToken cancellation = default)
+    {
+        var text = await client.GetStringAsync(new Uri(EdgeBase, "/metrics"), cancellation);
+        long ok = 0, failed = 0;
+        foreach (var line in text.Split('\n'))
+        {
+            // mcpedge_failover_retries_total{mcp_server="sample",mcpedge_replica="…",result="ok"} 2 [timestamp]
+            if (!line.StartsWith("mcpedge_failover_retries_total{", StringComparison.Ordinal) || !line.Contains($"mcp_server=\"{server}\"", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            var value = (long)double.Parse(line[(line.IndexOf('}') + 2)..].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+            if (line.Contains("result=\"ok\"", StringComparison.Ordinal))
+            {
+                ok += value;
+            }
+            else
+            {
+                failed += value;
+            }
+        }
+        return (ok, failed);
+    }
+
     /// <summary>Stops replica <paramref name="index"/> (its port then refuses connections).</summary>
     public Task StopReplicaAsync(int index) => _replicas[index].StopAsync();
 
