@@ -2,8 +2,6 @@ using McpEdge.Configuration;
 using McpEdge.Protocol;
 using McpEdge.Sessions;
 using McpEdge.Telemetry;
-using Polly;
-using Polly.Retry;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Model;
 
@@ -14,7 +12,6 @@ namespace McpEdge.Forwarder;
 /// once and on another available replica, a request whose replica could not be connected to
 /// (<see cref="UpstreamFailures.IsConnectFailure"/>: refused, unreachable or connect timeout, so
 /// nothing reached the upstream and nothing ran there), when the request belongs to no session.
-/// Built on a Polly.Core retry pipeline (one retry, no delay).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -32,21 +29,16 @@ namespace McpEdge.Forwarder;
 /// one replica only, and its client gets 404 from <see cref="SessionRoutingMiddleware"/> once that
 /// replica is gone), and a POST whose body was not buffered.
 /// </para>
+/// <para>
+/// One retry with no delay is a second call of the rest of the pipeline, written out here rather
+/// than run through a Polly.Core retry pipeline (as until 2026-11-21): every session-less POST
+/// takes this path, and the pipeline cost each of them about 1.1 KB of allocations and a few µs
+/// of CPU, 20% more allocation per forwarded request (docs/benchmarks.md, issue 6). The first
+/// attempt allocates nothing here beyond this step's async frame.
+/// </para>
 /// </remarks>
 internal sealed partial class FailoverMiddleware(RequestDelegate next, EdgeMetrics metrics, ILogger<FailoverMiddleware> logger)
 {
-    private static readonly ResiliencePipeline<bool> Pipeline = new ResiliencePipelineBuilder<bool>()
-        .AddRetry(new RetryStrategyOptions<bool>
-        {
-            MaxRetryAttempts = 1,
-            Delay = TimeSpan.Zero,
-            BackoffType = DelayBackoffType.Constant,
-            UseJitter = false,
-            // The attempt returns true when it failed to connect and another replica is left.
-            ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is null && args.Outcome.Result),
-        })
-        .Build();
-
     /// <summary>Runs the step.</summary>
     public Task InvokeAsync(HttpContext context)
     {
@@ -62,15 +54,35 @@ internal sealed partial class FailoverMiddleware(RequestDelegate next, EdgeMetri
 
     private async Task WithFailoverAsync(HttpContext context, IReverseProxyFeature proxy)
     {
-        var attempt = new Attempt(context, proxy, next);
-        await Pipeline.ExecuteAsync(static (attempt, _) => attempt.RunAsync(), attempt, context.RequestAborted);
-        if (attempt.Retried is { } failed)
+        var candidates = proxy.AvailableDestinations;
+        await next(context);
+
+        var error = context.GetForwarderErrorFeature();
+        if (error is not { Error: ForwarderError.Request } || !UpstreamFailures.IsConnectFailure(error.Exception)
+            || context.Response.HasStarted || context.RequestAborted.IsCancellationRequested
+            || proxy.ProxiedDestination is not { } failed)
         {
-            var succeeded = context.GetForwarderErrorFeature() is null;
-            metrics.FailoverRetried(proxy.Cluster.Config.ClusterId, failed, succeeded);
-            LogRetried(logger, proxy.Cluster.Config.ClusterId, failed, proxy.ProxiedDestination?.DestinationId ?? "-", succeeded);
+            return;
         }
+
+        // Nothing reached the failed replica: send the same message once more, to one of the others.
+        proxy.AvailableDestinations = Without(candidates, failed);
+        context.Features.Set<IForwarderErrorFeature?>(null);
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        if (context.Request.Body.CanSeek)
+        {
+            context.Request.Body.Position = 0;
+        }
+        await next(context);
+
+        var succeeded = context.GetForwarderErrorFeature() is null;
+        metrics.FailoverRetried(proxy.Cluster.Config.ClusterId, failed.DestinationId, succeeded);
+        LogRetried(logger, proxy.Cluster.Config.ClusterId, failed.DestinationId, proxy.ProxiedDestination?.DestinationId ?? "-", succeeded);
     }
+
+    /// <summary>The candidates but <paramref name="failed"/> (a method of its own, so the first attempt allocates no closure).</summary>
+    private static DestinationState[] Without(IReadOnlyList<DestinationState> candidates, DestinationState failed) =>
+        candidates.Where(d => !ReferenceEquals(d, failed)).ToArray();
 
     private static bool IsSafeToRepeat(HttpContext context)
     {
@@ -78,41 +90,6 @@ internal sealed partial class FailoverMiddleware(RequestDelegate next, EdgeMetri
         // The body was read once into a seekable buffer by JsonRpcMessageMiddleware.
         return HttpMethods.IsGet(request.Method)
             || (HttpMethods.IsPost(request.Method) && context.Features.Get<JsonRpcMessageFeature>() is not null && request.Body.CanSeek);
-    }
-
-    private sealed class Attempt(HttpContext context, IReverseProxyFeature proxy, RequestDelegate next)
-    {
-        private readonly IReadOnlyList<DestinationState> _candidates = proxy.AvailableDestinations;
-        private DestinationState? _failed;
-
-        public string? Retried { get; private set; }
-
-        public async ValueTask<bool> RunAsync()
-        {
-            if (_failed is not null)
-            {
-                Retried = _failed.DestinationId;
-                proxy.AvailableDestinations = _candidates.Where(d => !ReferenceEquals(d, _failed)).ToArray();
-                context.Features.Set<IForwarderErrorFeature?>(null);
-                context.Response.StatusCode = StatusCodes.Status200OK;
-                if (context.Request.Body.CanSeek)
-                {
-                    context.Request.Body.Position = 0;
-                }
-            }
-
-            await next(context);
-
-            var error = context.GetForwarderErrorFeature();
-            if (_failed is null && error is { Error: ForwarderError.Request } && UpstreamFailures.IsConnectFailure(error.Exception)
-                && !context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested
-                && proxy.ProxiedDestination is { } destination && _candidates.Count > 1)
-            {
-                _failed = destination;
-                return true;
-            }
-            return false;
-        }
     }
 
     [LoggerMessage(EventId = 50, Level = LogLevel.Warning, Message = "Server {Server}: replica {Failed} refused the connection; retried on {Replica} (succeeded: {Succeeded}).")]
