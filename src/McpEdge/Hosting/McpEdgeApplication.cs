@@ -86,6 +86,13 @@ public static partial class McpEdgeApplication
         services.AddHostedService(sp => sp.GetRequiredService<DrainReporter>());
         services.AddOptions<HostOptions>().Configure<McpEdgeConfigState>((host, state) => host.ShutdownTimeout = state.Current.Streaming.ShutdownGracePeriod);
         services.AddReverseProxy().AddTransforms<McpTransformProvider>();
+        // AddReverseProxy registers ASP.NET Core's authorization services (for routes with an
+        // AuthorizationPolicy, which the edge never generates), and WebApplication then puts
+        // AuthorizationMiddleware in front of every request when IAuthorizationHandlerProvider is
+        // registered. It found no policy and passed on, at about 425 bytes allocated per request
+        // (docs/benchmarks.md, issue 6). Without the handler provider it is not added; the policy
+        // provider YARP's configuration check asks for stays.
+        services.RemoveAll<Microsoft.AspNetCore.Authorization.IAuthorizationHandlerProvider>();
         services.AddSingleton<IForwarderHttpClientFactory, McpForwarderHttpClientFactory>();
 
         // Destination policies, health and failover (McpEdge's, registered beside YARP's own).

@@ -92,4 +92,20 @@ public class PassthroughTests
         Assert.Equal("POST", response.Content.Headers.Allow.Single());
         Assert.Equal(method, Assert.Single(upstream.Requests).Method);
     }
+
+    [Fact]
+    public async Task TheEdge_RunsNoAuthorizationMiddleware_AndStillForwards()
+    {
+        // WebApplication puts AuthorizationMiddleware in front of every request when this service is
+        // registered (AddReverseProxy registers it); the edge's routes carry no policy, and the step
+        // cost about 425 bytes per request (docs/benchmarks.md).
+        await using var upstream = await TestUpstream.StartAsync((context, _) => context.Response.WriteAsJsonAsync(new { jsonrpc = "2.0", id = 1, result = new { } }));
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: upstream.Url + "/mcp") } });
+
+        Assert.Null(edge.Services.GetService(typeof(Microsoft.AspNetCore.Authorization.IAuthorizationHandlerProvider)));
+        Assert.NotNull(edge.Services.GetService(typeof(Microsoft.AspNetCore.Authorization.IAuthorizationPolicyProvider)));
+        using var response = await edge.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Call(1, "tools/list")));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(upstream.Requests);
+    }
 }
