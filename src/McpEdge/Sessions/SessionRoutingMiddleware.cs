@@ -90,11 +90,12 @@ internal sealed partial class SessionRoutingMiddleware(RequestDelegate next, Ses
 
     private static DestinationState? FindDestination(IReadOnlyList<DestinationState> destinations, string id)
     {
-        foreach (var destination in destinations)
+        // By index: foreach over the interface would box an enumerator on every session request.
+        for (var i = 0; i < destinations.Count; i++)
         {
-            if (string.Equals(destination.DestinationId, id, StringComparison.OrdinalIgnoreCase))
+            if (string.Equals(destinations[i].DestinationId, id, StringComparison.OrdinalIgnoreCase))
             {
-                return destination;
+                return destinations[i];
             }
         }
         return null;

@@ -9,6 +9,21 @@ namespace McpEdge.Streaming;
 public static class SseFraming
 {
     /// <summary>
+    /// Whether a <c>Content-Type</c> value names <c>text/event-stream</c> (RFC 9110 §8.3.1: the media
+    /// type before any <c>;</c> parameters, case-insensitive, optional whitespace around it). Reads
+    /// the header's string as received, so answering the question parses and allocates nothing
+    /// (<see cref="System.Net.Http.Headers.HttpContentHeaders.ContentType"/> would build a
+    /// <see cref="System.Net.Http.Headers.MediaTypeHeaderValue"/> for every upstream response).
+    /// </summary>
+    /// <param name="contentType">The header value; null or empty for none.</param>
+    public static bool IsEventStream(ReadOnlySpan<char> contentType)
+    {
+        var semicolon = contentType.IndexOf(';');
+        var mediaType = (semicolon < 0 ? contentType : contentType[..semicolon]).Trim(" \t");
+        return mediaType.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
     /// The length of the first complete event in <paramref name="buffer"/> (through its blank
     /// line), or -1 when the buffer holds no complete event yet. A CR at the very end counts as
     /// incomplete, since an LF may follow in the next read.

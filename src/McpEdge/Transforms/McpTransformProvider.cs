@@ -118,6 +118,6 @@ public sealed class McpTransformProvider(SessionTokenSealer sealer, SseRelay rel
     }
 
     private static bool IsEventStream(HttpResponseMessage response) =>
-        response.Content.Headers.ContentType?.MediaType is { } mediaType
-        && mediaType.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase);
+        response.Content.Headers.NonValidated.TryGetValues("Content-Type", out var values)
+        && values.Count == 1 && SseFraming.IsEventStream(values.ToString());
 }

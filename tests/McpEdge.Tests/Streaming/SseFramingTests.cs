@@ -20,6 +20,22 @@ public class SseFramingTests
     }
 
     [Theory]
+    [InlineData("text/event-stream", true)]
+    [InlineData("TEXT/Event-Stream", true)]
+    [InlineData("text/event-stream; charset=utf-8", true)]
+    [InlineData(" text/event-stream ;charset=utf-8", true)]
+    [InlineData("text/event-stream\t", true)]
+    [InlineData("application/json", false)]
+    [InlineData("text/event-streams", false)]
+    [InlineData("text/event-stream garbage", false)]
+    [InlineData("text/event", false)]
+    [InlineData("", false)]
+    public void IsEventStream_ReadsTheMediaTypeBeforeItsParameters(string contentType, bool expected)
+    {
+        Assert.Equal(expected, SseFraming.IsEventStream(contentType));
+    }
+
+    [Theory]
     [InlineData("event: endpoint\ndata: /message?sessionId=abc\n\n", "/message?sessionId=abc")]
     [InlineData("event:endpoint\r\ndata:/m?x=1\r\n\r\n", "/m?x=1")]
     [InlineData("event: message\ndata: {}\n\n", null)]
