@@ -137,15 +137,14 @@ public class DeploymentTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void TheEdgesRuntimeConfiguration_TurnsOffHillClimbingTheTieringDelayAndWorkerSpinning_AndKeepsServerGc()
+    public void TheEdgesRuntimeConfiguration_TurnsOffHillClimbingAndTheTieringDelay_AndKeepsServerGc()
     {
         // The file `dotnet McpEdge.dll` reads, in the image and in the benchmarks alike (docs/benchmarks.md,
-        // "Long idle", "Idle workers spinning" and "Warm-up: a cold edge under load").
+        // "Long idle" and "Warm-up: a cold edge under load").
         using var runtimeConfig = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "McpEdge.runtimeconfig.json")));
         var properties = runtimeConfig.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
         Assert.True(properties.GetProperty("System.Threading.ThreadPool.HillClimbing.Disable").GetBoolean());
         Assert.True(properties.GetProperty("System.GC.Server").GetBoolean());
         Assert.Equal(0, properties.GetProperty("System.Runtime.TieredCompilation.CallCountingDelayMs").GetInt32());
-        Assert.Equal(0, properties.GetProperty("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit").GetInt32());
     }
 }
