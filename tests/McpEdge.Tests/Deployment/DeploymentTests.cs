@@ -147,4 +147,15 @@ public class DeploymentTests(ITestOutputHelper output)
         Assert.True(properties.GetProperty("System.GC.Server").GetBoolean());
         Assert.Equal(0, properties.GetProperty("System.Runtime.TieredCompilation.CallCountingDelayMs").GetInt32());
     }
+
+    [Fact]
+    public void TheSampleServersRuntimeConfiguration_HasNoTieringDelay()
+    {
+        // The replicas share a core with the proxy in the benchmarks and load tests: with the runtime's
+        // tiering delay they compiled in the seconds after each load and stalled every target
+        // (docs/benchmarks.md, "The upstream's deferred compilation").
+        using var runtimeConfig = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "McpEdge.SampleServer.runtimeconfig.json")));
+        var properties = runtimeConfig.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
+        Assert.Equal(0, properties.GetProperty("System.Runtime.TieredCompilation.CallCountingDelayMs").GetInt32());
+    }
 }
