@@ -65,6 +65,8 @@ public class DeploymentTests(ITestOutputHelper output)
         Assert.Contains("runAsNonRoot: true", result.Manifest);
         // preStop (5 s) + drain (25 s) + 5 s of margin; the drain is the edge's ShutdownGracePeriod.
         Assert.Contains("terminationGracePeriodSeconds: 35", result.Manifest);
+        // threadPoolSpin: false (values.yaml): workers sleep when out of work instead of spinning.
+        Assert.Contains("- name: DOTNET_ThreadPool_UnfairSemaphoreSpinLimit\n              value: \"0\"", result.Manifest);
         using var config = JsonDocument.Parse(await File.ReadAllTextAsync(result.ConfigFile));
         var edge = config.RootElement.GetProperty("McpEdge");
         Assert.Equal("00:00:25", edge.GetProperty("Streaming").GetProperty("ShutdownGracePeriod").GetString());
@@ -79,6 +81,7 @@ public class DeploymentTests(ITestOutputHelper output)
         var result = await ChartCheck.RunAsync("""
             autoscaling: { enabled: false }
             replicaCount: 3
+            threadPoolSpin: true
             sessionKeys: { existingSecret: mcpedge-keys }
             metrics:
               serviceMonitor: { enabled: true, labels: { release: prometheus } }
@@ -99,6 +102,7 @@ public class DeploymentTests(ITestOutputHelper output)
         Assert.DoesNotContain("kind: Secret", result.Manifest);
         Assert.DoesNotContain("kind: HorizontalPodAutoscaler", result.Manifest);
         Assert.Contains("replicas: 3", result.Manifest);
+        Assert.DoesNotContain("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit", result.Manifest);
         Assert.Contains("secretName: mcpedge-keys", result.Manifest);
         Assert.Contains("terminationGracePeriodSeconds: 105", result.Manifest);
         Assert.Contains("\"ShutdownGracePeriod\": \"00:01:30\"", await File.ReadAllTextAsync(result.ConfigFile));
@@ -113,6 +117,7 @@ public class DeploymentTests(ITestOutputHelper output)
     [InlineData("sessionKeys: { keys: [ short ] }", "schema", "must NOT have fewer than 32 characters")]
     [InlineData("resources: { limits: { memory: lots } }", "schema", "values.resources.limits.memory")]
     [InlineData("logging: { format: xml }", "schema", "must be equal to one of the allowed values")]
+    [InlineData("threadPoolSpin: sometimes", "schema", "values.threadPoolSpin: must be boolean")]
     [InlineData("autoscaling: { minReplicas: 5, maxReplicas: 2 }", "kubernetes", "minReplicas > maxReplicas")]
     [InlineData("securityContext: { runAsUser: root }", "kubernetes", "runAsUser must be integer")]
     [InlineData("podSecurityContext: { seccompProfile: { type: Sometimes } }", "kubernetes", "seccompProfile/type must be equal to one of the allowed values")]
