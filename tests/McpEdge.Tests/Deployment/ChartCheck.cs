@@ -23,6 +23,17 @@ public static class ChartCheck
 
     private static readonly Lazy<Task<string>> Renderer = new(BuildRendererAsync);
 
+    /// <summary>
+    /// One directory per test run for the renderer (7.5 MB) and every check's files, which tests read
+    /// after <see cref="RunAsync"/> returns; deleted when the test host exits.
+    /// </summary>
+    private static readonly Lazy<string> Scratch = new(() =>
+    {
+        var path = Directory.CreateTempSubdirectory("mcpedge-chart-").FullName;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(path, recursive: true);
+        return path;
+    });
+
     /// <summary>Go in GOPATH mode over Debian's Go source packages (sprig, yaml.v3).</summary>
     private static readonly Dictionary<string, string> GoEnvironment = new()
     {
@@ -34,7 +45,7 @@ public static class ChartCheck
 
     private static async Task<string> BuildRendererAsync()
     {
-        var output = Path.Combine(Path.GetTempPath(), $"mcpedge-helm-render-{Guid.NewGuid():N}");
+        var output = Path.Combine(Scratch.Value, "render");
         var (exit, text) = await Tool.RunAsync("go", ["build", "-o", output, "."], workingDirectory: Path.Combine(DeployDirectory, "render"),
             environment: GoEnvironment, patience: TimeSpan.FromMinutes(5));
         return exit == 0 ? output : throw new InvalidOperationException("go build of tests/deploy/render failed (needs golang-go and golang-github-masterminds-sprig-dev): " + text);
@@ -56,7 +67,7 @@ public static class ChartCheck
     public static async Task<Result> RunAsync(params string[] valuesYaml)
     {
         var renderer = await Renderer.Value;
-        var directory = Directory.CreateTempSubdirectory("mcpedge-chart-").FullName;
+        var directory = Directory.CreateDirectory(Path.Combine(Scratch.Value, Guid.NewGuid().ToString("N"))).FullName;
         var args = new List<string> { "-chart", Chart, "-name", "edge", "-namespace", "mcp", "-values-out", Path.Combine(directory, "values.json") };
         for (var i = 0; i < valuesYaml.Length; i++)
         {

@@ -50,6 +50,8 @@ public sealed class EdgeProcess : IAsyncDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        // No diagnostic IPC: a runtime ended by SIGKILL (DisposeAsync) leaves its socket and debug pipes in /tmp.
+        start.Environment["DOTNET_EnableDiagnostics"] = "0";
         var process = Process.Start(start)!;
         var edge = new EdgeProcess(process, configFile, new Uri($"http://127.0.0.1:{port}/"));
         process.OutputDataReceived += (_, e) => edge.Received(e.Data);

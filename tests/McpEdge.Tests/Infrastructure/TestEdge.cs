@@ -44,18 +44,33 @@ public sealed class TestEdge : IAsyncDisposable
     public static async Task<TestEdge> StartAsync(object mcpEdgeSection, Action<WebApplicationBuilder>? configure, params string[] extraArgs)
     {
         // In a directory of its own: the edge watches its configuration file's directory, subdirectories included.
-        var configFile = Path.Combine(Directory.CreateTempSubdirectory("mcpedge-test-").FullName, "mcpedge.json");
-        await WriteConfigAsync(configFile, mcpEdgeSection);
-        var listener = new ReloadListener();
-        var app = McpEdgeApplication.Build(["--config", configFile, "--urls", "http://127.0.0.1:0", .. extraArgs], builder =>
+        var directory = Directory.CreateTempSubdirectory("mcpedge-test-").FullName;
+        var configFile = Path.Combine(directory, "mcpedge.json");
+        WebApplication? app = null;
+        try
         {
-            builder.Logging.SetMinimumLevel(LogLevel.Warning);
-            builder.Services.AddSingleton<IConfigChangeListener>(listener);
-            configure?.Invoke(builder);
-        });
-        await app.StartAsync();
-        var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        return new TestEdge(app, configFile, listener, new Uri(url + "/"));
+            await WriteConfigAsync(configFile, mcpEdgeSection);
+            var listener = new ReloadListener();
+            app = McpEdgeApplication.Build(["--config", configFile, "--urls", "http://127.0.0.1:0", .. extraArgs], builder =>
+            {
+                builder.Logging.SetMinimumLevel(LogLevel.Warning);
+                builder.Services.AddSingleton<IConfigChangeListener>(listener);
+                configure?.Invoke(builder);
+            });
+            await app.StartAsync();
+            var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+            return new TestEdge(app, configFile, listener, new Uri(url + "/"));
+        }
+        catch
+        {
+            // The tests of start-up errors end here: leave no directory (or started host) behind.
+            if (app is not null)
+            {
+                await app.DisposeAsync();
+            }
+            Directory.Delete(directory, recursive: true);
+            throw;
+        }
     }
 
     /// <summary>Rewrites the configuration file and waits (at most 20 s) until YARP has applied the new routes and clusters.</summary>

@@ -203,12 +203,20 @@ public class LoadSmokeTests
     public async Task Smoke_RunsEveryScenario_AndWritesBothReports()
     {
         var output = Directory.CreateTempSubdirectory("mcpedge-load-smoke-").FullName;
-        var console = new StringWriter();
-        var exit = await LoadTestProgram.RunAsync(["smoke", "--out", output], console);
+        string markdown, html;
+        try
+        {
+            var console = new StringWriter();
+            var exit = await LoadTestProgram.RunAsync(["smoke", "--out", output], console);
 
-        Assert.True(exit == 0, console.ToString());
-        var markdown = await File.ReadAllTextAsync(Path.Combine(output, "load-report.md"));
-        var html = await File.ReadAllTextAsync(Path.Combine(output, "load-report.html"));
+            Assert.True(exit == 0, console.ToString());
+            markdown = await File.ReadAllTextAsync(Path.Combine(output, "load-report.md"));
+            html = await File.ReadAllTextAsync(Path.Combine(output, "load-report.html"));
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
         foreach (var scenario in McpEdge.LoadTests.Scenarios.McpScenarios.Names)
         {
             Assert.Contains($"| {scenario} |", markdown);
