@@ -16,11 +16,13 @@ namespace McpEdge.Streaming;
 /// <remarks>
 /// <list type="bullet">
 /// <item>Headers go out as soon as the upstream's arrive (YARP would hold them until the first body
-/// byte), with <c>X-Accel-Buffering: no</c>; every read is written and flushed at once, bytes
-/// unchanged (<c>id:</c>, <c>retry:</c>, comments and priming events pass as sent), except the
-/// HTTP+SSE <c>endpoint</c> event, rewritten when asked.</item>
-/// <item>Backpressure: a write completes only when Kestrel's output buffer has room, and the next
-/// upstream read starts only then, so a slow client stops the upstream through TCP flow control.
+/// byte), with <c>X-Accel-Buffering: no</c>; bytes pass unchanged (<c>id:</c>, <c>retry:</c>, comments
+/// and priming events as sent), except the HTTP+SSE <c>endpoint</c> event, rewritten when asked.
+/// Everything read is flushed before the relay waits for the upstream, so no event waits in the edge
+/// for a later one; only the reads of a busy stream that find more data already there are gathered
+/// into one flush (at most <see cref="MaxUnflushedBytes"/>).</item>
+/// <item>Backpressure: a flush completes only when Kestrel's output buffer has room, with at most one
+/// upstream read in flight meanwhile, so a slow client stops the upstream through TCP flow control.
 /// While idle the relay waits with a zero-byte read and holds no buffer; in flight (and after a read
 /// of <see cref="BusyReadBytes"/> or more, until the next bytes) it holds one pooled
 /// <see cref="BufferSize"/> buffer. Memory per stream does not grow with the upstream's speed.</item>
@@ -69,6 +71,18 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
     /// </remarks>
     public const int BusyReadBytes = 2 * 1024;
 
+    /// <summary>
+    /// Bytes: the most the relay writes to the client without a flush while the upstream keeps
+    /// delivering at once (busy reads that complete without waiting).
+    /// </summary>
+    /// <remarks>
+    /// Every event is flushed before the relay waits for the upstream, so no event waits in the edge
+    /// for the next one; a busy stream's reads that are already there go out in one flush of up to this
+    /// many bytes (one hand-off to Kestrel's sending thread and one system call for several reads).
+    /// Half of Kestrel's default <c>MaxResponseBufferSize</c> (64 KiB), so the flush itself rarely waits.
+    /// </remarks>
+    public const int MaxUnflushedBytes = 32 * 1024;
+
     /// <summary>How far into a legacy stream the <c>endpoint</c> event is looked for, bytes.</summary>
     public const int MaxEndpointSearchBytes = 64 * 1024;
 
@@ -111,6 +125,7 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
             {
                 // One read and write per turn, inline (an idle stream waits here with a single async frame).
                 var busy = false;
+                var clientGone = false;
                 while (true)
                 {
                     int read;
@@ -128,7 +143,14 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
                         buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
                         try
                         {
-                            read = await body.ReadAsync(buffer.AsMemory(0, BufferSize), reading.Token);
+                            var pending = body.ReadAsync(buffer.AsMemory(0, BufferSize), reading.Token);
+                            if (!pending.IsCompleted && writer.Unflushed > 0 && !await writer.FlushAsync())
+                            {
+                                // The client is gone: end the read before its buffer goes back to the pool.
+                                clientGone = true;
+                                await reading.CancelAsync();
+                            }
+                            read = await pending;
                         }
                         catch
                         {
@@ -138,13 +160,30 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
                     }
                     catch (Exception ex) when (!reading.IsCancellationRequested)
                     {
+                        await writer.FlushAsync(); // the events read before the failure reach the client first
                         UpstreamFailed(context, server, ex);
+                        break;
+                    }
+                    catch (Exception) when (clientGone)
+                    {
                         break;
                     }
                     try
                     {
+                        if (clientGone)
+                        {
+                            break;
+                        }
+                        if (read == 0)
+                        {
+                            await writer.FlushAsync(); // what was written without a flush, if anything
+                            break;
+                        }
                         scanner.Scan(buffer.AsSpan(0, read));
-                        if (read == 0 || !await writer.WriteAsync(buffer.AsMemory(0, read)))
+                        // After a busy read more is probably waiting: write without a flush; the flush comes
+                        // before the relay waits for the upstream (above), or at MaxUnflushedBytes.
+                        busy = read >= BusyReadBytes;
+                        if (!await writer.WriteAsync(buffer.AsMemory(0, read), flush: !busy || writer.Unflushed + read >= MaxUnflushedBytes))
                         {
                             break;
                         }
@@ -153,7 +192,6 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
                     {
                         ArrayPool<byte>.Shared.Return(buffer);
                     }
-                    busy = read >= BusyReadBytes;
                 }
             }
         }
@@ -265,12 +303,24 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
         private Task _keepAliveWrite = Task.CompletedTask;
         private int _stopped;
 
-        /// <summary>Writes and flushes; false when the client is gone or was cut.</summary>
-        public async ValueTask<bool> WriteAsync(ReadOnlyMemory<byte> bytes)
+        private int _unflushed;
+
+        /// <summary>Bytes written since the last flush.</summary>
+        public int Unflushed => _unflushed;
+
+        /// <summary>
+        /// Writes and (unless <paramref name="flush"/> is false) flushes; false when the client is gone or
+        /// was cut. Without a flush the bytes only go into Kestrel's buffer, which never waits.
+        /// </summary>
+        public async ValueTask<bool> WriteAsync(ReadOnlyMemory<byte> bytes, bool flush = true)
         {
             await _lock.WaitAsync();
             try
             {
+                if (!flush)
+                {
+                    return WriteUnflushed(bytes.Span);
+                }
                 return await WriteLockedAsync(bytes, countEvents: true);
             }
             finally
@@ -279,12 +329,29 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
             }
         }
 
+        /// <summary>Flushes what was written without a flush; false when the client is gone or was cut.</summary>
+        public ValueTask<bool> FlushAsync() => _unflushed == 0 ? ValueTask.FromResult(!context.RequestAborted.IsCancellationRequested) : WriteAsync(ReadOnlyMemory<byte>.Empty);
+
+        private bool WriteUnflushed(ReadOnlySpan<byte> bytes)
+        {
+            if (context.RequestAborted.IsCancellationRequested)
+            {
+                return false;
+            }
+            context.Response.BodyWriter.Write(bytes);
+            _unflushed += bytes.Length;
+            relay._metrics.Relayed(server, bytes.Length, Track(bytes));
+            Volatile.Write(ref _lastWrite, relay._time.GetTimestamp());
+            return true;
+        }
+
         private async ValueTask<bool> WriteLockedAsync(ReadOnlyMemory<byte> bytes, bool countEvents)
         {
             if (context.RequestAborted.IsCancellationRequested)
             {
                 return false;
             }
+            _unflushed = 0;
             _cut.CancelAfter(options.SlowConsumerTimeout);
             FlushResult result;
             try
@@ -312,8 +379,11 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
                 Cut();
                 return false;
             }
-            var events = Track(bytes.Span);
-            relay._metrics.Relayed(server, bytes.Length, countEvents ? events : 0);
+            if (bytes.Length > 0)
+            {
+                var events = Track(bytes.Span);
+                relay._metrics.Relayed(server, bytes.Length, countEvents ? events : 0);
+            }
             Volatile.Write(ref _lastWrite, relay._time.GetTimestamp());
             return !result.IsCompleted && !result.IsCanceled;
         }

@@ -47,6 +47,35 @@ public class SseRelayReadTests
         Assert.Equal(Encoding.ASCII.GetString([.. small, .. busy, .. small, .. busy, .. justUnder]), Encoding.ASCII.GetString(client.ToArray()));
     }
 
+    [Fact]
+    public async Task Relay_GathersBusyReadsThatFoundDataWaiting_AndFlushesThemBeforeItWaitsForTheUpstream()
+    {
+        var busy = Event(SseRelay.BusyReadBytes);
+        var last = Event(100);
+        // Two busy reads find their data at once; the third has to wait until the test releases it.
+        var upstream = new GatedStream([busy, busy], last);
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var relay = Relay(services);
+        var context = new DefaultHttpContext();
+        var client = new ReceivingStream();
+        upstream.Client = client;
+        context.Response.Body = client;
+        using var response = new HttpResponseMessage { Content = new StreamContent(upstream) };
+
+        var relaying = relay.RelayAsync(context, response, rewriteEndpoint: null, server: "s");
+
+        await upstream.Waiting.WaitAsync(TimeSpan.FromSeconds(10));
+        // Both busy reads were gathered: nothing had reached the client when the third read began ...
+        Assert.Equal(0, upstream.ClientBytesAtWait);
+        // ... and they go out together while the relay waits for the upstream, not after its next bytes.
+        await client.Received(2 * busy.Length).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.DoesNotContain((long)busy.Length, client.FlushedLengths);
+        upstream.Release();
+        await relaying.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(Encoding.ASCII.GetString([.. busy, .. busy, .. last]), Encoding.ASCII.GetString(client.ToArray()));
+    }
+
     /// <summary>One SSE event of exactly <paramref name="length"/> bytes.</summary>
     private static byte[] Event(int length) => Encoding.ASCII.GetBytes("data: " + new string('x', length - 8) + "\n\n");
 
@@ -81,6 +110,107 @@ public class SseRelayReadTests
             return ValueTask.FromResult(chunk.Length);
         }
 
+    }
+
+    /// <summary>
+    /// Answers the reads for <paramref name="ready"/> at once (zero-byte reads too); the read after them
+    /// waits (<see cref="Waiting"/>) until <see cref="Release"/>, then returns <paramref name="last"/>;
+    /// then end of stream.
+    /// </summary>
+    private sealed class GatedStream(IReadOnlyList<byte[]> ready, byte[] last) : ReadOnlyTestStream
+    {
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _waiting = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _next;
+
+        /// <summary>Completes when the relay has started the read that waits.</summary>
+        public Task Waiting => _waiting.Task;
+
+        /// <summary>Bytes the client had received when that read started (set before <see cref="Waiting"/> completes).</summary>
+        public long ClientBytesAtWait { get; private set; } = -1;
+
+        /// <summary>The client stream whose length <see cref="ClientBytesAtWait"/> records.</summary>
+        public ReceivingStream? Client { get; set; }
+
+        public void Release() => _release.SetResult();
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (buffer.Length == 0)
+            {
+                return ValueTask.FromResult(0);
+            }
+            if (_next < ready.Count)
+            {
+                var chunk = ready[_next++];
+                chunk.CopyTo(buffer);
+                return ValueTask.FromResult(chunk.Length);
+            }
+            if (_next++ == ready.Count)
+            {
+                return new ValueTask<int>(WaitThenReadAsync(buffer));
+            }
+            return ValueTask.FromResult(0);
+        }
+
+        private async Task<int> WaitThenReadAsync(Memory<byte> buffer)
+        {
+            ClientBytesAtWait = Client?.Length ?? 0;
+            _waiting.SetResult();
+            await _release.Task;
+            last.CopyTo(buffer);
+            return last.Length;
+        }
+    }
+
+    /// <summary>The client: keeps what it receives, notes its length at every flush, and tells when a flush has brought it a given number of bytes.</summary>
+    private sealed class ReceivingStream : MemoryStream
+    {
+        private readonly Lock _lock = new();
+        private readonly List<(long Bytes, TaskCompletionSource Done)> _waiters = [];
+
+        /// <summary>The bytes received so far, at each flush.</summary>
+        public List<long> FlushedLengths { get; } = [];
+
+        public Task Received(long bytes)
+        {
+            lock (_lock)
+            {
+                if (FlushedLengths.Count > 0 && FlushedLengths[^1] >= bytes)
+                {
+                    return Task.CompletedTask;
+                }
+                var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _waiters.Add((bytes, done));
+                return done.Task;
+            }
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            lock (_lock)
+            {
+                Write(buffer.Span);
+            }
+            return ValueTask.CompletedTask;
+        }
+
+        public override Task FlushAsync(CancellationToken cancellationToken)
+        {
+            lock (_lock)
+            {
+                FlushedLengths.Add(Length);
+                foreach (var waiter in _waiters.Where(w => Length >= w.Bytes).ToList())
+                {
+                    waiter.Done.SetResult();
+                    _waiters.Remove(waiter);
+                }
+            }
+            return Task.CompletedTask;
+        }
     }
 
     private sealed class NamedPolicy(string name) : ILoadBalancingPolicy
