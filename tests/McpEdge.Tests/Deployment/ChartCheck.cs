@@ -30,7 +30,17 @@ public static class ChartCheck
     private static readonly Lazy<string> Scratch = new(() =>
     {
         var path = Directory.CreateTempSubdirectory("mcpedge-chart-").FullName;
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(path, recursive: true);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                Directory.Delete(path, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A file still in use: the directory stays, the test run's result does not change.
+            }
+        };
         return path;
     });
 
