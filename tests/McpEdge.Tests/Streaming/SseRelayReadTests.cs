@@ -53,12 +53,11 @@ public class SseRelayReadTests
         var busy = Event(SseRelay.BusyReadBytes);
         var last = Event(100);
         // Two busy reads find their data at once; the third has to wait until the test releases it.
-        var upstream = new GatedStream([busy, busy], last);
+        var client = new ReceivingStream();
+        var upstream = new GatedStream([busy, busy], last, client);
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var relay = Relay(services);
         var context = new DefaultHttpContext();
-        var client = new ReceivingStream();
-        upstream.Client = client;
         context.Response.Body = client;
         using var response = new HttpResponseMessage { Content = new StreamContent(upstream) };
 
@@ -115,9 +114,9 @@ public class SseRelayReadTests
     /// <summary>
     /// Answers the reads for <paramref name="ready"/> at once (zero-byte reads too); the read after them
     /// waits (<see cref="Waiting"/>) until <see cref="Release"/>, then returns <paramref name="last"/>;
-    /// then end of stream.
+    /// then end of stream. <paramref name="client"/> is the stream whose length <see cref="ClientBytesAtWait"/> records.
     /// </summary>
-    private sealed class GatedStream(IReadOnlyList<byte[]> ready, byte[] last) : ReadOnlyTestStream
+    private sealed class GatedStream(IReadOnlyList<byte[]> ready, byte[] last, ReceivingStream client) : ReadOnlyTestStream
     {
         private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _waiting = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -128,9 +127,6 @@ public class SseRelayReadTests
 
         /// <summary>Bytes the client had received when that read started (set before <see cref="Waiting"/> completes).</summary>
         public long ClientBytesAtWait { get; private set; } = -1;
-
-        /// <summary>The client stream whose length <see cref="ClientBytesAtWait"/> records.</summary>
-        public ReceivingStream? Client { get; set; }
 
         public void Release() => _release.SetResult();
 
@@ -155,7 +151,7 @@ public class SseRelayReadTests
 
         private async Task<int> WaitThenReadAsync(Memory<byte> buffer)
         {
-            ClientBytesAtWait = Client?.Length ?? 0;
+            ClientBytesAtWait = client.Length;
             _waiting.SetResult();
             await _release.Task;
             last.CopyTo(buffer);
