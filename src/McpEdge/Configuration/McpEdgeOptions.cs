@@ -33,6 +33,31 @@ public sealed record McpEdgeOptions
 
     /// <summary>Traces and OTLP export. See <see cref="TelemetryOptions"/>.</summary>
     public TelemetryOptions Telemetry { get; init; } = new();
+
+    /// <summary>The certificate of the edge's HTTPS listeners, reloaded in place. See <see cref="TlsOptions"/>.</summary>
+    public TlsOptions Tls { get; init; } = new();
+}
+
+/// <summary>
+/// The certificate and key of every HTTPS listener of the edge (<c>--urls https://+:8443</c> or a
+/// <c>Kestrel:Endpoints</c> entry without a certificate of its own), as PEM files: the form
+/// cert-manager and most secret stores write (<c>tls.crt</c>, <c>tls.key</c>). The files are
+/// compared with what is in use every <see cref="CheckInterval"/>; a changed pair that loads is
+/// used for new TLS handshakes at once, while open connections (and their SSE streams) keep theirs.
+/// Kestrel's own <c>Certificate:Path</c> instead rebinds the listener when the file changes, refusing
+/// connections and cutting open ones for up to 5 s (README, "Listeners: TLS and HTTP/2"). The paths are
+/// read at start-up; a change to them needs a restart.
+/// </summary>
+public sealed record TlsOptions
+{
+    /// <summary>PEM file with the server certificate first, then its intermediates (sent to clients as the chain). Null: no certificate from McpEdge.</summary>
+    public string? CertificateFile { get; init; }
+
+    /// <summary>PEM file with the certificate's private key, unencrypted (PKCS#8 <c>PRIVATE KEY</c>, PKCS#1 <c>RSA PRIVATE KEY</c> or SEC1 <c>EC PRIVATE KEY</c>).</summary>
+    public string? KeyFile { get; init; }
+
+    /// <summary>Time between two looks at the files. Default 30 s.</summary>
+    public TimeSpan CheckInterval { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>

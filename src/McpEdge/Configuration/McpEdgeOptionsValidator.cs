@@ -118,6 +118,8 @@ public static partial class McpEdgeOptionsValidator
             errors.Add($"{prefix}:Sessions:KeyFile: the file '{keyFile}' does not exist.");
         }
 
+        ValidateTls(errors, prefix, options.Tls);
+
         var streaming = options.Streaming;
         Positive(errors, $"{prefix}:Streaming:KeepAliveInterval", streaming.KeepAliveInterval, "00:00:15");
         Positive(errors, $"{prefix}:Streaming:SlowConsumerTimeout", streaming.SlowConsumerTimeout, "00:00:30");
@@ -296,6 +298,28 @@ public static partial class McpEdgeOptionsValidator
         if (batches.MaxConcurrency is < 1 or > 256)
         {
             errors.Add($"{at}:Batches:MaxConcurrency: '{batches.MaxConcurrency}' must be between 1 and 256 (default 4).");
+        }
+    }
+
+    private static void ValidateTls(List<string> errors, string prefix, TlsOptions tls)
+    {
+        var at = $"{prefix}:Tls";
+        var hasCertificate = !string.IsNullOrEmpty(tls.CertificateFile);
+        var hasKey = !string.IsNullOrEmpty(tls.KeyFile);
+        if (hasCertificate != hasKey)
+        {
+            errors.Add($"{at}: CertificateFile and KeyFile go together; set both (PEM files, e.g. a Kubernetes TLS secret's tls.crt and tls.key) or neither.");
+        }
+        foreach (var (name, file) in new[] { ("CertificateFile", tls.CertificateFile), ("KeyFile", tls.KeyFile) })
+        {
+            if (!string.IsNullOrEmpty(file) && !File.Exists(file))
+            {
+                errors.Add($"{at}:{name}: the file '{file}' does not exist.");
+            }
+        }
+        if (tls.CheckInterval < TimeSpan.FromSeconds(1))
+        {
+            errors.Add($"{at}:CheckInterval: '{tls.CheckInterval}' must be at least 1 s, such as 00:00:30.");
         }
     }
 

@@ -55,7 +55,12 @@ public static partial class McpEdgeApplication
         {
             builder.WebHost.UseUrls(DefaultUrls);
         }
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            // Every HTTPS listener without a certificate of its own takes McpEdge:Tls's, reloaded in place.
+            kestrel.ConfigureHttpsDefaults(https => kestrel.ApplicationServices.GetRequiredService<TlsCertificateReloader>().Configure(https));
+        });
         Telemetry.EdgeLogging.Configure(builder);
 
         var services = builder.Services;
@@ -72,6 +77,7 @@ public static partial class McpEdgeApplication
             }
             return sealer;
         });
+        services.AddSingleton<TlsCertificateReloader>();
         services.AddSingleton<SseRelay>();
         // The list cache codes against HybridCache; Microsoft.Extensions.Caching.Hybrid's AddHybridCache() can replace this line.
         services.AddSingleton<HybridCache>(sp => new MemoryHybridCache(sp.GetRequiredService<McpEdgeConfigState>().Current.Caching.MaxBytes,
@@ -117,6 +123,11 @@ public static partial class McpEdgeApplication
         // Fail at start-up, not on the first request: bind, validate, derive the session keys.
         app.Services.GetRequiredService<McpEdgeConfigState>();
         app.Services.GetRequiredService<SessionTokenSealer>();
+        if (app.Services.GetRequiredService<TlsCertificateReloader>().IsEnabled && KestrelCertificateSettings(app.Configuration) is { Count: > 0 } kestrelCertificates)
+        {
+            throw new McpEdgeConfigurationException([.. kestrelCertificates.Select(key =>
+                $"{key}: McpEdge:Tls gives every HTTPS listener its certificate; remove this Kestrel certificate setting or McpEdge:Tls (one place for the certificate).")]);
+        }
         // Listen to the meters before the first request; the gauges and reload counters exist from now on.
         app.Services.GetRequiredService<Telemetry.MetricsEndpoint>();
         app.Services.GetRequiredService<Telemetry.EdgeMetrics>();
@@ -140,6 +151,25 @@ public static partial class McpEdgeApplication
             proxy.UsePassiveHealthChecks();
         });
         return app;
+    }
+
+    /// <summary>Kestrel's own certificate settings (<c>Kestrel:Certificates</c>, <c>Kestrel:Endpoints:{name}:Certificate</c>), which <see cref="TlsCertificateReloader"/> would silently override.</summary>
+    internal static List<string> KestrelCertificateSettings(IConfiguration configuration)
+    {
+        var found = new List<string>();
+        var certificates = configuration.GetSection("Kestrel:Certificates");
+        if (certificates.Exists())
+        {
+            found.Add(certificates.Path);
+        }
+        foreach (var endpoint in configuration.GetSection("Kestrel:Endpoints").GetChildren())
+        {
+            if (endpoint.GetSection("Certificate").Exists())
+            {
+                found.Add(endpoint.GetSection("Certificate").Path);
+            }
+        }
+        return found;
     }
 
     /// <summary>From this many subdirectories (counted recursively) on, the configuration file's directory is too big to watch quietly.</summary>

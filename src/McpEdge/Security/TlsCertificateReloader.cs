@@ -1,0 +1,238 @@
+using System.Diagnostics.Metrics;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using McpEdge.Configuration;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+
+namespace McpEdge.Security;
+
+/// <summary>
+/// The certificate of the edge's HTTPS listeners, from the PEM files of <see cref="TlsOptions"/>,
+/// swapped in place when the files change: new TLS handshakes get the new certificate and chain,
+/// connections already open keep theirs, and the listener stays bound.
+/// </summary>
+/// <remarks>
+/// <para>Kestrel's own file certificates (<c>Kestrel:Endpoints:{name}:Certificate:Path</c>) are
+/// watched too, but a change makes Kestrel stop the endpoint and bind it again: measured here, new
+/// connections were refused for about 5 s and an open SSE stream was cut (Kestrel's 5 s limit for
+/// stopping a changed endpoint). An edge carries streams that last hours, and certificates are
+/// renewed every few weeks (cert-manager: 30 days before expiry), so the edge loads its certificate
+/// itself.</para>
+/// <para>Every <see cref="TlsOptions.CheckInterval"/> (on the injected <see cref="TimeProvider"/>)
+/// both files are read and compared with the last pair tried. A new pair is loaded with
+/// <see cref="X509Certificate2.CreateFromPem(ReadOnlySpan{char}, ReadOnlySpan{char})"/> (the key
+/// must match the first certificate) and the rest of the certificate file becomes the chain sent to
+/// clients (<see cref="SslStreamCertificateContext.Create(X509Certificate2, X509Certificate2Collection?, bool, SslCertificateTrust?)"/>,
+/// offline: nothing is fetched). A pair that does not load (a half-written renewal: new certificate,
+/// old key) is logged once as a warning and the certificate in use stays; the next change is tried
+/// again. At start-up a pair that does not load is a configuration error.</para>
+/// <para>Kestrel takes the certificate through <see cref="HttpsConnectionAdapterOptions.OnAuthenticate"/>,
+/// which sets <see cref="SslServerAuthenticationOptions.ServerCertificateContext"/> for each handshake
+/// (<see cref="Configure"/>). Metrics (meter <c>McpEdge.Tls</c>): <c>mcpedge.tls.certificate.expiry</c>
+/// (seconds until the certificate in use expires) and <c>mcpedge.tls.certificate.reloads</c> (by result).</para>
+/// </remarks>
+public sealed partial class TlsCertificateReloader : IDisposable
+{
+    /// <summary>The server-authentication extended key usage (RFC 5280 §4.2.1.12, id-kp-serverAuth).</summary>
+    private const string ServerAuthentication = "1.3.6.1.5.5.7.3.1";
+
+    private readonly TlsOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<TlsCertificateReloader> _logger;
+    private readonly ITimer? _timer;
+    private readonly Counter<long>? _reloads;
+    private readonly Lock _lock = new();
+    private (string Certificate, string Key) _lastTried;
+    private volatile InUse? _inUse;
+
+    /// <summary>Loads the certificate when <see cref="TlsOptions.CertificateFile"/> is set and starts looking for changes.</summary>
+    /// <exception cref="McpEdgeConfigurationException">The files do not hold a usable certificate and matching key.</exception>
+    public TlsCertificateReloader(McpEdgeConfigState config, TimeProvider time, IMeterFactory meters, ILogger<TlsCertificateReloader> logger)
+    {
+        _options = config.Current.Tls;
+        _time = time;
+        _logger = logger;
+        if (!IsEnabled)
+        {
+            return;
+        }
+
+        var files = ReadFiles() ?? throw new McpEdgeConfigurationException([$"{McpEdgeOptions.SectionName}:Tls: the files '{_options.CertificateFile}' and '{_options.KeyFile}' could not be read."]);
+        _lastTried = files;
+        if (Load(files, out var error) is not { } loaded)
+        {
+            throw new McpEdgeConfigurationException([$"{McpEdgeOptions.SectionName}:Tls: {error}"]);
+        }
+        _inUse = loaded;
+        LogLoaded(_logger, loaded.Certificate.Subject, loaded.Certificate.Thumbprint, loaded.Certificate.NotAfter.ToUniversalTime(), loaded.ChainLength);
+        WarnIfOutsideValidity(loaded.Certificate);
+
+        var meter = meters.Create("McpEdge.Tls");
+        meter.CreateObservableGauge("mcpedge.tls.certificate.expiry",
+            () => (_inUse!.Certificate.NotAfter.ToUniversalTime() - _time.GetUtcNow().UtcDateTime).TotalSeconds,
+            "s", "Time until the certificate of the edge's HTTPS listeners expires (negative once it has).");
+        _reloads = meter.CreateCounter<long>("mcpedge.tls.certificate.reloads", "{reload}", "Changed certificate files, by result: applied, or rejected (the certificate in use stays).");
+        _timer = time.CreateTimer(_ => Check(), null, _options.CheckInterval, _options.CheckInterval);
+    }
+
+    /// <summary>Whether McpEdge provides the HTTPS certificate (<see cref="TlsOptions.CertificateFile"/> is set).</summary>
+    public bool IsEnabled => !string.IsNullOrEmpty(_options.CertificateFile);
+
+    /// <summary>The certificate new handshakes get (with its private key); null when not <see cref="IsEnabled"/>.</summary>
+    public X509Certificate2? Certificate => _inUse?.Certificate;
+
+    /// <summary>Raised after a changed pair of files was loaded, with the new certificate.</summary>
+    public event Action<X509Certificate2>? Reloaded;
+
+    /// <summary>Raised when a changed pair of files did not load, with the reason; the certificate in use stays.</summary>
+    public event Action<string>? Rejected;
+
+    /// <summary>
+    /// Makes Kestrel's HTTPS listeners take their certificate from here (for
+    /// <c>KestrelServerOptions.ConfigureHttpsDefaults</c>). Does nothing when not <see cref="IsEnabled"/>.
+    /// </summary>
+    public void Configure(HttpsConnectionAdapterOptions https)
+    {
+        if (!IsEnabled)
+        {
+            return;
+        }
+        // Kestrel requires a certificate or selector to build the listener; the handshake itself
+        // uses the context set below (certificate and chain, built once per load).
+        https.ServerCertificateSelector = (_, _) => _inUse!.Certificate;
+        https.OnAuthenticate = (_, ssl) =>
+        {
+            ssl.ServerCertificate = null;
+            ssl.ServerCertificateSelectionCallback = null;
+            ssl.ServerCertificateContext = _inUse!.Context;
+        };
+    }
+
+    /// <summary>
+    /// Reads the files and, when they differ from the last pair tried, loads them. Called by the
+    /// timer; callable at any time.
+    /// </summary>
+    /// <returns>True when a new certificate is in use.</returns>
+    public bool Check()
+    {
+        if (!IsEnabled)
+        {
+            return false;
+        }
+        InUse? loaded;
+        string? error;
+        lock (_lock)
+        {
+            if (ReadFiles() is not { } files || files == _lastTried)
+            {
+                return false;
+            }
+            _lastTried = files;
+            loaded = Load(files, out error);
+            if (loaded is not null)
+            {
+                _inUse = loaded;
+            }
+        }
+        if (loaded is null)
+        {
+            LogRejected(_logger, _options.CertificateFile!, _options.KeyFile!, error!);
+            _reloads?.Add(1, new KeyValuePair<string, object?>("result", "rejected"));
+            Rejected?.Invoke(error!);
+            return false;
+        }
+        LogReloaded(_logger, loaded.Certificate.Subject, loaded.Certificate.Thumbprint, loaded.Certificate.NotAfter.ToUniversalTime(), loaded.ChainLength);
+        WarnIfOutsideValidity(loaded.Certificate);
+        _reloads?.Add(1, new KeyValuePair<string, object?>("result", "applied"));
+        Reloaded?.Invoke(loaded.Certificate);
+        return true;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _timer?.Dispose();
+
+    private (string Certificate, string Key)? ReadFiles()
+    {
+        try
+        {
+            return (File.ReadAllText(_options.CertificateFile!), File.ReadAllText(_options.KeyFile!));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Between a secret volume's symlink swap and the next look, or a file being replaced: try again next time.
+            LogUnreadable(_logger, _options.CertificateFile!, _options.KeyFile!, e.Message);
+            return null;
+        }
+    }
+
+    private static InUse? Load((string Certificate, string Key) files, out string? error)
+    {
+        error = null;
+        var all = new X509Certificate2Collection();
+        try
+        {
+            all.ImportFromPem(files.Certificate);
+        }
+        catch (CryptographicException e)
+        {
+            error = $"the certificate file holds a malformed PEM certificate ({e.Message}).";
+            return null;
+        }
+        if (all.Count == 0)
+        {
+            error = "the certificate file holds no PEM certificate (-----BEGIN CERTIFICATE-----).";
+            return null;
+        }
+
+        X509Certificate2 certificate;
+        try
+        {
+            certificate = X509Certificate2.CreateFromPem(files.Certificate, files.Key);
+        }
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
+        {
+            error = $"the key file does not hold the unencrypted private key of the certificate {all[0].Subject} ({e.Message}).";
+            return null;
+        }
+        if (certificate.Extensions.OfType<X509EnhancedKeyUsageExtension>().FirstOrDefault() is { } usage
+            && !usage.EnhancedKeyUsages.Cast<System.Security.Cryptography.Oid>().Any(oid => oid.Value == ServerAuthentication))
+        {
+            error = $"the certificate {certificate.Subject} is not for server authentication (its extended key usage lacks {ServerAuthentication}).";
+            return null;
+        }
+
+        var chain = new X509Certificate2Collection();
+        for (var i = 1; i < all.Count; i++)
+        {
+            chain.Add(all[i]);
+        }
+        return new InUse(certificate, SslStreamCertificateContext.Create(certificate, chain, offline: true), chain.Count);
+    }
+
+    private void WarnIfOutsideValidity(X509Certificate2 certificate)
+    {
+        var now = _time.GetUtcNow().UtcDateTime;
+        if (now > certificate.NotAfter.ToUniversalTime() || now < certificate.NotBefore.ToUniversalTime())
+        {
+            LogOutsideValidity(_logger, certificate.Subject, certificate.NotBefore.ToUniversalTime(), certificate.NotAfter.ToUniversalTime());
+        }
+    }
+
+    private sealed record InUse(X509Certificate2 Certificate, SslStreamCertificateContext Context, int ChainLength);
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "TLS certificate loaded: {Subject}, thumbprint {Thumbprint}, valid until {NotAfter:u}, {ChainLength} intermediate certificate(s).")]
+    private static partial void LogLoaded(ILogger logger, string subject, string thumbprint, DateTime notAfter, int chainLength);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "TLS certificate files changed; new handshakes now get {Subject}, thumbprint {Thumbprint}, valid until {NotAfter:u}, {ChainLength} intermediate certificate(s). Open connections keep theirs.")]
+    private static partial void LogReloaded(ILogger logger, string subject, string thumbprint, DateTime notAfter, int chainLength);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "TLS certificate files {CertificateFile} and {KeyFile} changed but were not loaded, so the certificate in use stays: {Reason}")]
+    private static partial void LogRejected(ILogger logger, string certificateFile, string keyFile, string reason);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "TLS certificate files {CertificateFile} and {KeyFile} could not be read ({Reason}); trying again at the next check.")]
+    private static partial void LogUnreadable(ILogger logger, string certificateFile, string keyFile, string reason);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "The TLS certificate {Subject} is not valid now (valid from {NotBefore:u} until {NotAfter:u}); clients will refuse it.")]
+    private static partial void LogOutsideValidity(ILogger logger, string subject, DateTime notBefore, DateTime notAfter);
+}

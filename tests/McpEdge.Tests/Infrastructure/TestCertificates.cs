@@ -1,0 +1,112 @@
+using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace McpEdge.Tests.Infrastructure;
+
+/// <summary>
+/// A test certificate authority (a root and an intermediate, ECDSA P-256, no AIA, so a client can
+/// build a chain only from what the server sends) issuing certificates for 127.0.0.1, written as the
+/// PEM files of a Kubernetes TLS secret (<c>tls.crt</c>: the certificate then the intermediate;
+/// <c>tls.key</c>: PKCS#8), in a temporary directory deleted on dispose.
+/// </summary>
+public sealed class TestCertificates : IDisposable
+{
+    private readonly ECDsa _rootKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+    private readonly ECDsa _intermediateKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+    private readonly X509Certificate2 _intermediate;
+    private int _serial;
+
+    public TestCertificates()
+    {
+        Directory = System.IO.Directory.CreateTempSubdirectory("mcpedge-tls-").FullName;
+        var now = DateTimeOffset.UtcNow;
+        var rootRequest = new CertificateRequest("CN=McpEdge test root", _rootKey, HashAlgorithmName.SHA256);
+        rootRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        rootRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        Root = rootRequest.CreateSelfSigned(now.AddMinutes(-5), now.AddHours(2));
+
+        var intermediateRequest = new CertificateRequest("CN=McpEdge test intermediate", _intermediateKey, HashAlgorithmName.SHA256);
+        intermediateRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        intermediateRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        _intermediate = intermediateRequest.Create(Root, now.AddMinutes(-4), now.AddHours(1), [1]).CopyWithPrivateKey(_intermediateKey);
+        CertificateFile = Path.Combine(Directory, "tls.crt");
+        KeyFile = Path.Combine(Directory, "tls.key");
+    }
+
+    /// <summary>The directory holding the files.</summary>
+    public string Directory { get; }
+
+    /// <summary>The root, the only certificate a client of <see cref="TrustingOnlyTheRoot"/> trusts.</summary>
+    public X509Certificate2 Root { get; }
+
+    /// <summary><c>tls.crt</c>.</summary>
+    public string CertificateFile { get; }
+
+    /// <summary><c>tls.key</c>.</summary>
+    public string KeyFile { get; }
+
+    /// <summary>A new server certificate for 127.0.0.1 with subject <c>CN={name}</c>, and its key.</summary>
+    public (X509Certificate2 Certificate, ECDsa Key) Issue(string name)
+    {
+        var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
+        var now = DateTimeOffset.UtcNow;
+        var certificate = request.Create(_intermediate, now.AddMinutes(-3), now.AddMinutes(50), [2, (byte)Interlocked.Increment(ref _serial)]);
+        return (certificate, key);
+    }
+
+    /// <summary>Writes <c>tls.crt</c> (the certificate, then the intermediate).</summary>
+    public void WriteCertificate(X509Certificate2 certificate) =>
+        File.WriteAllText(CertificateFile, certificate.ExportCertificatePem() + "\n" + _intermediate.ExportCertificatePem() + "\n");
+
+    /// <summary>Writes <c>tls.key</c>.</summary>
+    public void WriteKey(ECDsa key) => File.WriteAllText(KeyFile, key.ExportPkcs8PrivateKeyPem());
+
+    /// <summary>Issues a certificate and writes both files.</summary>
+    public X509Certificate2 IssueAndWrite(string name)
+    {
+        var (certificate, key) = Issue(name);
+        WriteCertificate(certificate);
+        WriteKey(key);
+        return certificate;
+    }
+
+    /// <summary>
+    /// A client handler that trusts only <see cref="Root"/> (so the handshake fails unless the server
+    /// sends the intermediate) and reports the certificate each new connection was given.
+    /// </summary>
+    public SocketsHttpHandler TrustingOnlyTheRoot(Action<X509Certificate2>? presented = null)
+    {
+        var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+        policy.CustomTrustStore.Add(Root);
+        return new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                CertificateChainPolicy = policy,
+                RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                {
+                    if (certificate is not null)
+                    {
+                        presented?.Invoke(X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
+                    }
+                    return errors == SslPolicyErrors.None;
+                },
+            },
+        };
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _rootKey.Dispose();
+        _intermediateKey.Dispose();
+        System.IO.Directory.Delete(Directory, recursive: true);
+    }
+}
