@@ -62,6 +62,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $_ := set $edge "Streaming" $streaming -}}
 {{- $_ := set $edge "Sessions" (dict "KeyFile" "/etc/mcpedge/session-keys/keys") -}}
 {{- $_ := set $edge "Servers" .Values.servers -}}
+{{- if include "mcpedge.tls" . -}}
+{{- $_ := set $edge "Tls" (dict "CertificateFile" "/etc/mcpedge/tls/tls.crt" "KeyFile" "/etc/mcpedge/tls/tls.key") -}}
+{{- end -}}
 {{- $logging := dict "Format" .Values.logging.format "LogLevel" .Values.logging.logLevel -}}
 {{- dict "Logging" $logging "McpEdge" $edge | toPrettyJson -}}
 {{- end -}}
@@ -69,4 +72,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* Seconds as a .NET TimeSpan ("hh:mm:ss"). */}}
 {{- define "mcpedge.timespan" -}}
 {{- printf "%02d:%02d:%02d" (div . 3600) (mod (div . 60) 60) (mod . 60) -}}
+{{- end -}}
+
+{{/* The TLS secret's name when the edge listens on https (values: tls.secretName), else empty. */}}
+{{- define "mcpedge.tls" -}}
+{{- (.Values.tls | default dict).secretName | default "" -}}
+{{- end -}}
+
+{{/* The container's (and the Service's) port name: https with TLS, else http. */}}
+{{- define "mcpedge.portName" -}}
+{{- if include "mcpedge.tls" . }}https{{ else }}http{{ end -}}
 {{- end -}}

@@ -131,15 +131,27 @@ public static class ChartCheck
     private static Task<(int Exit, string Output)> NodeAsync(params string[] args) =>
         Tool.RunAsync(PeerProcess.Node22, [Path.Combine(DeployDirectory, "validate.mjs"), .. args], workingDirectory: DeployDirectory);
 
-    /// <summary>Builds (not starts) the edge on the rendered file, with the mounted key file replaced by a local one; the error, or null.</summary>
+    /// <summary>
+    /// Builds (not starts) the edge on the rendered file, with the mounted files (session keys, and
+    /// the TLS secret's pair when the file names one) replaced by local ones; the error, or null.
+    /// </summary>
     private static async Task<string?> EdgeRefusesAsync(string configFile, string directory)
     {
         var keyFile = Path.Combine(directory, "session-keys");
         await File.WriteAllTextAsync(keyFile, "a session key of the chart check, 32+ characters\n");
+        List<string> args = ["--config", configFile, "--McpEdge:Sessions:KeyFile=" + keyFile, "--urls", "http://127.0.0.1:0"];
+        using var certificates = new TestCertificates();
+        using (var rendered = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(configFile)))
+        {
+            if (rendered.RootElement.GetProperty("McpEdge").TryGetProperty("Tls", out _))
+            {
+                certificates.IssueAndWrite("chart-check");
+                args.AddRange(["--McpEdge:Tls:CertificateFile=" + certificates.CertificateFile, "--McpEdge:Tls:KeyFile=" + certificates.KeyFile]);
+            }
+        }
         try
         {
-            await using var app = McpEdge.Hosting.McpEdgeApplication.Build(
-                ["--config", configFile, "--McpEdge:Sessions:KeyFile=" + keyFile, "--urls", "http://127.0.0.1:0"]);
+            await using var app = McpEdge.Hosting.McpEdgeApplication.Build([.. args]);
             return null;
         }
         catch (McpEdge.Configuration.McpEdgeConfigurationException error)

@@ -109,6 +109,31 @@ public class DeploymentTests(ITestOutputHelper output)
         Assert.Single(Directory.GetFiles(result.Directory, "*.rules.yaml"));
     }
 
+    [Fact]
+    public async Task Chart_WithATlsSecret_ListensOnHttpsAndProbesIt_MountsTheSecret_AndTheEdgeLoadsThePair()
+    {
+        var result = await ChartCheck.RunAsync("""
+            tls: { secretName: edge-tls }
+            service: { port: 443 }
+            metrics:
+              serviceMonitor: { enabled: true, tlsConfig: { insecureSkipVerify: true } }
+            """);
+        Assert.True(result.FailedStage is null, $"{result.FailedStage}: {result.Output}");
+        Assert.Contains("- name: ASPNETCORE_URLS\n              value: \"https://+:8443\"", result.Manifest);
+        Assert.Contains("- name: https\n              containerPort: 8443", result.Manifest);
+        Assert.DoesNotContain("containerPort: 8080", result.Manifest);
+        // liveness, readiness and start-up probes all over https
+        Assert.Equal(3, Regex.Matches(result.Manifest, @"port: https\n\s+scheme: HTTPS").Count);
+        Assert.Contains("secretName: edge-tls", result.Manifest);
+        Assert.Contains("mountPath: /etc/mcpedge/tls", result.Manifest);
+        Assert.Contains("targetPort: https", result.Manifest);
+        Assert.Matches(@"- port: https\n\s+path: /metrics\n\s+scheme: https\n\s+tlsConfig:\n\s+insecureSkipVerify: true", result.Manifest);
+        using var config = JsonDocument.Parse(await File.ReadAllTextAsync(result.ConfigFile));
+        var tls = config.RootElement.GetProperty("McpEdge").GetProperty("Tls");
+        Assert.Equal("/etc/mcpedge/tls/tls.crt", tls.GetProperty("CertificateFile").GetString());
+        Assert.Equal("/etc/mcpedge/tls/tls.key", tls.GetProperty("KeyFile").GetString());
+    }
+
     /// <summary>A broken value fails the check, at the stage that catches it.</summary>
     [Theory]
     [InlineData("service: { port: http }", "schema", "values.service.port: must be integer")]
@@ -118,6 +143,7 @@ public class DeploymentTests(ITestOutputHelper output)
     [InlineData("resources: { limits: { memory: lots } }", "schema", "values.resources.limits.memory")]
     [InlineData("logging: { format: xml }", "schema", "must be equal to one of the allowed values")]
     [InlineData("threadPoolSpin: sometimes", "schema", "values.threadPoolSpin: must be boolean")]
+    [InlineData("tls: { secretName: Edge_TLS }", "schema", "values.tls.secretName: must match pattern")]
     [InlineData("autoscaling: { minReplicas: 5, maxReplicas: 2 }", "kubernetes", "minReplicas > maxReplicas")]
     [InlineData("securityContext: { runAsUser: root }", "kubernetes", "runAsUser must be integer")]
     [InlineData("podSecurityContext: { seccompProfile: { type: Sometimes } }", "kubernetes", "seccompProfile/type must be equal to one of the allowed values")]
