@@ -44,9 +44,9 @@ public sealed record McpEdgeOptions
 /// cert-manager and most secret stores write (<c>tls.crt</c>, <c>tls.key</c>). The files are
 /// compared with what is in use every <see cref="CheckInterval"/>; a changed pair that loads is
 /// used for new TLS handshakes at once, while open connections (and their SSE streams) keep theirs.
-/// Kestrel's own <c>Certificate:Path</c> instead rebinds the listener when the file changes, refusing
-/// connections and cutting open ones for up to 5 s (README, "Listeners: TLS and HTTP/2"). The paths are
-/// read at start-up; a change to them needs a restart.
+/// Kestrel's own <c>Certificate:Path</c> instead rebinds the listener when the file changes: measured,
+/// new connections were refused for about 5 s and open ones were cut (README, "Listeners: TLS and
+/// HTTP/2"). The paths are read at start-up; a change to them needs a restart.
 /// </summary>
 public sealed record TlsOptions
 {
