@@ -140,11 +140,12 @@ public static class ChartCheck
         var keyFile = Path.Combine(directory, "session-keys");
         await File.WriteAllTextAsync(keyFile, "a session key of the chart check, 32+ characters\n");
         List<string> args = ["--config", configFile, "--McpEdge:Sessions:KeyFile=" + keyFile, "--urls", "http://127.0.0.1:0"];
-        using var certificates = new TestCertificates();
+        TestCertificates? certificates = null;
         using (var rendered = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(configFile)))
         {
             if (rendered.RootElement.GetProperty("McpEdge").TryGetProperty("Tls", out _))
             {
+                certificates = new TestCertificates();
                 certificates.IssueAndWrite("chart-check");
                 args.AddRange(["--McpEdge:Tls:CertificateFile=" + certificates.CertificateFile, "--McpEdge:Tls:KeyFile=" + certificates.KeyFile]);
             }
@@ -157,6 +158,10 @@ public static class ChartCheck
         catch (McpEdge.Configuration.McpEdgeConfigurationException error)
         {
             return error.Message;
+        }
+        finally
+        {
+            certificates?.Dispose();
         }
     }
 }

@@ -61,12 +61,23 @@ public sealed class TestCertificates : IDisposable
         return (certificate, key);
     }
 
-    /// <summary>Writes <c>tls.crt</c> (the certificate, then the intermediate).</summary>
+    /// <summary>Writes <c>tls.crt</c> (the certificate, then the intermediate), replacing it at once.</summary>
     public void WriteCertificate(X509Certificate2 certificate) =>
-        File.WriteAllText(CertificateFile, certificate.ExportCertificatePem() + "\n" + _intermediate.ExportCertificatePem() + "\n");
+        Replace(CertificateFile, certificate.ExportCertificatePem() + "\n" + _intermediate.ExportCertificatePem() + "\n");
 
-    /// <summary>Writes <c>tls.key</c>.</summary>
-    public void WriteKey(ECDsa key) => File.WriteAllText(KeyFile, key.ExportPkcs8PrivateKeyPem());
+    /// <summary>Writes <c>tls.key</c>, replacing it at once.</summary>
+    public void WriteKey(ECDsa key) => Replace(KeyFile, key.ExportPkcs8PrivateKeyPem());
+
+    /// <summary>
+    /// Writes beside the file and renames over it, so that an edge looking at the files on its timer
+    /// never reads a half-written one (as a Kubernetes secret volume swaps its files in one rename).
+    /// </summary>
+    private static void Replace(string file, string text)
+    {
+        var next = file + ".next";
+        File.WriteAllText(next, text);
+        File.Move(next, file, overwrite: true);
+    }
 
     /// <summary>Issues a certificate and writes both files.</summary>
     public X509Certificate2 IssueAndWrite(string name)
