@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using McpEdge.LoadTests.Targets;
 
 using static McpEdge.Benchmarks.BenchmarkSupport;
 
@@ -136,18 +137,34 @@ internal static class StreamingBenchmark
             Console.WriteLine();
             Console.WriteLine($"| round | direct MiB/s | edge SSE relay MiB/s | ratio | edge, YARP's copier (not SSE) MiB/s | ratio |{(nginx is null ? "" : " nginx MiB/s | ratio | edge ÷ nginx |")}");
             Console.WriteLine($"|---:|---:|---:|---:|---:|---:|{(nginx is null ? "" : "---:|---:|---:|")}");
+            var cpu = new List<(int Round, string Target, Throughput Run)>();
             for (var round = 1; round <= 3; round++)
             {
                 var direct = await ThroughputAsync(client, $"{upstreamUrl}/fast?mib={throughputMiB}", http2);
-                var viaEdge = await ThroughputAsync(client, $"{edgeUrl}/mcp/fast?mib={throughputMiB}", http2: false);
-                var viaYarp = await ThroughputAsync(client, $"{edgeUrl}/mcp/fast?mib={throughputMiB}&plain=1", http2: false);
-                var line = string.Create(CultureInfo.InvariantCulture, $"| {round} | {direct:0} | {viaEdge:0} | {viaEdge / direct:0.00} | {viaYarp:0} | {viaYarp / direct:0.00} |");
+                var viaEdge = await ThroughputAsync(client, $"{edgeUrl}/mcp/fast?mib={throughputMiB}", http2: false, edge.Process.Id);
+                var viaYarp = await ThroughputAsync(client, $"{edgeUrl}/mcp/fast?mib={throughputMiB}&plain=1", http2: false, edge.Process.Id);
+                cpu.AddRange([(round, "direct", direct), (round, "edge SSE relay", viaEdge), (round, "edge, YARP's copier", viaYarp)]);
+                var line = string.Create(CultureInfo.InvariantCulture, $"| {round} | {direct.MiBPerSecond:0} | {viaEdge.MiBPerSecond:0} | {viaEdge.MiBPerSecond / direct.MiBPerSecond:0.00} | {viaYarp.MiBPerSecond:0} | {viaYarp.MiBPerSecond / direct.MiBPerSecond:0.00} |");
                 if (nginx is not null)
                 {
-                    var viaNginx = await ThroughputAsync(client, $"{nginx.Url}/fast?mib={throughputMiB}", http2: false);
-                    line += string.Create(CultureInfo.InvariantCulture, $" {viaNginx:0} | {viaNginx / direct:0.00} | {viaEdge / viaNginx:0.00} |");
+                    var viaNginx = await ThroughputAsync(client, $"{nginx.Url}/fast?mib={throughputMiB}", http2: false, nginx.Process.Id);
+                    cpu.Add((round, "nginx", viaNginx));
+                    line += string.Create(CultureInfo.InvariantCulture, $" {viaNginx.MiBPerSecond:0} | {viaNginx.MiBPerSecond / direct.MiBPerSecond:0.00} | {viaEdge.MiBPerSecond / viaNginx.MiBPerSecond:0.00} |");
                 }
                 Console.WriteLine(line);
+            }
+
+            // Where the CPU went: the rate of a CPU-bound relay is at most the machine's cores over the CPU
+            // every process spends on a byte, so these say how far any proxy on this machine could go.
+            Console.WriteLine();
+            Console.WriteLine($"| round | target | MiB/s | upstream + client CPU s per GiB | proxy CPU s per GiB | machine busy (of {ProcessCpu.MachineCores} cores) | at most, all cores busy, MiB/s |");
+            Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|");
+            foreach (var (round, target, run) in cpu)
+            {
+                var gib = run.MiB / 1024.0;
+                var perMiB = (run.HereTicks + run.ProxyTicks) * ProcessCpu.TickSeconds / run.MiB; // CPU seconds per MiB
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {round} | {target} | {run.MiBPerSecond:0} | {run.HereTicks * ProcessCpu.TickSeconds / gib:0.00} | {(target == "direct" ? "-" : (run.ProxyTicks * ProcessCpu.TickSeconds / gib).ToString("0.00", CultureInfo.InvariantCulture))} | {run.MachineTicks * ProcessCpu.TickSeconds / run.Seconds:0.00} | {ProcessCpu.MachineCores / perMiB:0} |"));
             }
         }
         finally
@@ -187,7 +204,13 @@ internal static class StreamingBenchmark
         }
     }
 
-    private static async Task<double> ThroughputAsync(HttpClient client, string url, bool http2)
+    /// <summary>
+    /// One fast-stream run: its rate, and the CPU it cost, in clock ticks (10 ms): this process (the
+    /// upstream and the client), the proxy (edge or nginx, with its workers; 0 for direct) and the machine.
+    /// </summary>
+    private readonly record struct Throughput(double MiBPerSecond, double MiB, double Seconds, long HereTicks, long ProxyTicks, long MachineTicks);
+
+    private static async Task<Throughput> ThroughputAsync(HttpClient client, string url, bool http2, int proxyPid = 0)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         if (http2)
@@ -196,6 +219,9 @@ internal static class StreamingBenchmark
             request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
         }
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        var here = ProcessCpu.Ticks(Environment.ProcessId);
+        var proxy = proxyPid == 0 ? 0 : ProcessCpu.Ticks(proxyPid);
+        var machine = ProcessCpu.MachineBusyTicks();
         var clock = Stopwatch.StartNew();
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         await using var body = await response.Content.ReadAsStreamAsync();
@@ -206,7 +232,10 @@ internal static class StreamingBenchmark
         {
             total += n;
         }
-        return total / 1048576.0 / clock.Elapsed.TotalSeconds;
+        var seconds = clock.Elapsed.TotalSeconds;
+        var mib = total / 1048576.0;
+        return new(mib / seconds, mib, seconds, ProcessCpu.Ticks(Environment.ProcessId) - here,
+            proxyPid == 0 ? 0 : ProcessCpu.Ticks(proxyPid) - proxy, ProcessCpu.MachineBusyTicks() - machine);
     }
 
     private static async Task<WebApplication> UpstreamAsync(bool http2)

@@ -97,10 +97,18 @@ public static class Compare
                 await output.WriteLineAsync($"round {round} {target.Name,-8} probe          p50 {probe.Percentile(50),6} µs  p99 {probe.Percentile(99),6} µs");
                 if (File.Exists("/usr/bin/wrk") && File.Exists(wrkScript))
                 {
+                    // CPU per request at saturation, from /proc: what the throughput ratios come down to on a shared core.
+                    var proxyCpu = target.ProxyPid == 0 ? 0 : ProcessCpu.Ticks(target.ProxyPid);
+                    var upstreamCpu = ProcessCpu.Ticks(target.UpstreamPid);
                     var wrk = await WrkAsync(wrkScript, target.Stateless, connections, seconds, cancellation);
-                    if (wrk is { } requests)
+                    if (wrk is { } result)
                     {
-                        measures.Add(new(target.Name, $"stateless-call wrk req/s ({connections} connections)", requests));
+                        measures.Add(new(target.Name, $"stateless-call wrk req/s ({connections} connections)", result.PerSecond));
+                        if (target.ProxyPid != 0)
+                        {
+                            measures.Add(new(target.Name, "stateless-call wrk: proxy CPU µs per request", (ProcessCpu.Ticks(target.ProxyPid) - proxyCpu) * ProcessCpu.TickSeconds * 1e6 / result.Requests));
+                        }
+                        measures.Add(new(target.Name, "stateless-call wrk: upstream CPU µs per request", (ProcessCpu.Ticks(target.UpstreamPid) - upstreamCpu) * ProcessCpu.TickSeconds * 1e6 / result.Requests));
                     }
                 }
             }
@@ -108,8 +116,8 @@ public static class Compare
 
         var report = Report(measures, comparison.Targets.Select(t => t.Name).ToArray(), rounds, [
             $"command: McpEdge.LoadTests {string.Join(' ', args)}",
-            $"machine: {ChildProcess.MachineCores} cores (this process may use {Environment.ProcessorCount}), .NET {Environment.Version}; "
-                + (ChildProcess.MachineCores >= 2 ? "every server process pinned to CPU 1 (taskset); run the load generator on CPU 0 (taskset -c 0)" : "one core shared by all"),
+            $"machine: {ProcessCpu.MachineCores} cores (this process may use {Environment.ProcessorCount}), .NET {Environment.Version}; "
+                + (ProcessCpu.MachineCores >= 2 ? "every server process pinned to CPU 1 (taskset); run the load generator on CPU 0 (taskset -c 0)" : "one core shared by all"),
             "direct = one sample replica; edge = McpEdge (JSON-RPC parse, sealed sessions, LeastResponseTime, probes, metrics on; access log off); edge-h2c = the same, speaking cleartext HTTP/2 to three replicas that accept only that; yarp = YARP 2.1.0 alone (round robin); nginx = consistent hash on Mcp-Session-Id, buffering off, keep-alive upstream, access log off",
             "stateless-call: 2026-07-28 tools/call over three replicas (nginx hashes the absent session header: one replica); session-call: tools/call on 32 sessions of one replica",
         ]);
@@ -121,8 +129,8 @@ public static class Compare
         return 0;
     }
 
-    /// <summary>wrk's Requests/sec, or null when it failed.</summary>
-    private static async Task<double?> WrkAsync(string script, Uri url, int connections, double seconds, CancellationToken cancellation)
+    /// <summary>wrk's Requests/sec and its count of requests, or null when it failed or had non-2xx answers.</summary>
+    private static async Task<(double PerSecond, long Requests)?> WrkAsync(string script, Uri url, int connections, double seconds, CancellationToken cancellation)
     {
         var start = new ProcessStartInfo("/usr/bin/wrk", ["-t1", $"-c{connections}", $"-d{seconds.ToString(CultureInfo.InvariantCulture)}s", "-s", script, url.ToString()])
         {
@@ -132,9 +140,12 @@ public static class Compare
         using var wrk = Process.Start(start)!;
         var text = await wrk.StandardOutput.ReadToEndAsync(cancellation);
         await wrk.WaitForExitAsync(cancellation);
-        var match = Regex.Match(text, @"Requests/sec:\s+([0-9.]+)");
+        var rate = Regex.Match(text, @"Requests/sec:\s+([0-9.]+)");
+        var count = Regex.Match(text, @"(\d+) requests in ");
         var errors = Regex.Match(text, @"Non-2xx or 3xx responses: (\d+)");
-        return match.Success && !errors.Success ? double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : null;
+        return rate.Success && count.Success && !errors.Success && long.Parse(count.Groups[1].Value, CultureInfo.InvariantCulture) is > 0 and var requests
+            ? (double.Parse(rate.Groups[1].Value, CultureInfo.InvariantCulture), requests)
+            : null;
     }
 
     private static string Report(List<Measure> measures, string[] targets, int rounds, string[] context)

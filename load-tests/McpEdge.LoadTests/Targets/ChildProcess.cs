@@ -19,11 +19,6 @@ public sealed class ChildProcess : IDisposable
         _process = process;
     }
 
-    /// <summary>The machine's online cores (not this process's affinity, which <c>taskset -c 0</c> narrows to one).</summary>
-    public static int MachineCores { get; } = Directory.Exists("/sys/devices/system/cpu")
-        ? Math.Max(1, Directory.GetDirectories("/sys/devices/system/cpu", "cpu*").Count(d => Path.GetFileName(d)[3..].All(char.IsAsciiDigit) && Path.GetFileName(d).Length > 3))
-        : Environment.ProcessorCount;
-
     /// <summary>A label for errors.</summary>
     public string Name { get; }
 
@@ -33,7 +28,7 @@ public sealed class ChildProcess : IDisposable
     /// <summary>Starts <paramref name="file"/> with <paramref name="args"/> and waits (≤ 30 s) until <paramref name="readyUrl"/> answers.</summary>
     public static async Task<ChildProcess> StartAsync(string name, string file, IEnumerable<string> args, Uri readyUrl, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var pin = MachineCores >= 2 && File.Exists("/usr/bin/taskset");
+        var pin = ProcessCpu.MachineCores >= 2 && File.Exists("/usr/bin/taskset");
         var start = new ProcessStartInfo(pin ? "/usr/bin/taskset" : file) { RedirectStandardOutput = true, RedirectStandardError = true };
         if (pin)
         {

@@ -3,8 +3,12 @@ using System.Text.Json;
 
 namespace McpEdge.LoadTests.Targets;
 
-/// <summary>One way to reach the sample replicas: its <c>stateless</c> URL (any of three replicas) and its <c>single</c> URL (replica 0 only, for session traffic).</summary>
-public sealed record ComparisonTarget(string Name, Uri Stateless, Uri Single);
+/// <summary>
+/// One way to reach the sample replicas: its <c>stateless</c> URL (any of three replicas) and its
+/// <c>single</c> URL (replica 0 only, for session traffic); the PIDs of the proxy (0 for direct) and of
+/// the sample-server process behind it, for CPU per request (<see cref="ProcessCpu"/>).
+/// </summary>
+public sealed record ComparisonTarget(string Name, Uri Stateless, Uri Single, int ProxyPid, int UpstreamPid);
 
 /// <summary>
 /// The processes a comparison runs against, each its own OS process pinned to CPU 1: one sample
@@ -44,23 +48,26 @@ public sealed class Comparison : IDisposable
         var here = AppContext.BaseDirectory;
         var ports = Enumerable.Range(0, 3).Select(_ => ChildProcess.FreePort()).ToArray();
         var replicas = ports.Select(p => $"http://127.0.0.1:{p}").ToArray();
-        _processes.Add(await ChildProcess.StartAsync("sample replicas", "dotnet",
-            [Path.Combine(here, "McpEdge.SampleServer.dll"), "--urls", string.Join(';', replicas), "--stateless", "true"], new Uri(replicas[^1] + "/mcp")));
-        Targets.Add(new ComparisonTarget("direct", new Uri(replicas[0] + "/mcp"), new Uri(replicas[0] + "/mcp")));
+        var sample = await ChildProcess.StartAsync("sample replicas", "dotnet",
+            [Path.Combine(here, "McpEdge.SampleServer.dll"), "--urls", string.Join(';', replicas), "--stateless", "true"], new Uri(replicas[^1] + "/mcp"));
+        _processes.Add(sample);
+        Targets.Add(new ComparisonTarget("direct", new Uri(replicas[0] + "/mcp"), new Uri(replicas[0] + "/mcp"), 0, sample.Id));
 
-        Targets.Add(await StartEdgeAsync("edge", replicas, "auto", edgeEnvironment));
+        Targets.Add(await StartEdgeAsync("edge", replicas, sample.Id, "auto", edgeEnvironment));
 
         // The same edge speaking cleartext HTTP/2 (UpstreamHttpVersion "2") to three more replicas that accept only that.
         var h2cReplicas = Enumerable.Range(0, 3).Select(_ => $"http://127.0.0.1:{ChildProcess.FreePort()}").ToArray();
-        _processes.Add(await ChildProcess.StartAsync("sample replicas (h2c)", "dotnet",
+        var h2cSample = await ChildProcess.StartAsync("sample replicas (h2c)", "dotnet",
             [Path.Combine(here, "McpEdge.SampleServer.dll"), "--urls", string.Join(';', h2cReplicas), "--stateless", "true", "--Kestrel:EndpointDefaults:Protocols=Http2"],
-            new Uri(h2cReplicas[^1] + "/mcp")));
-        Targets.Add(await StartEdgeAsync("edge-h2c", h2cReplicas, "2", edgeEnvironment));
+            new Uri(h2cReplicas[^1] + "/mcp"));
+        _processes.Add(h2cSample);
+        Targets.Add(await StartEdgeAsync("edge-h2c", h2cReplicas, h2cSample.Id, "2", edgeEnvironment));
 
         var yarp = $"http://127.0.0.1:{ChildProcess.FreePort()}";
-        _processes.Add(await ChildProcess.StartAsync("plain yarp", "dotnet",
-            [Path.Combine(here, "McpEdge.LoadTests.dll"), "plain-yarp", "--urls", yarp, "--upstreams", string.Join(',', replicas)], new Uri(yarp + "/mcp/sample")));
-        Targets.Add(new ComparisonTarget("yarp", new Uri(yarp + "/mcp/sample"), new Uri(yarp + "/mcp/single")));
+        var plainYarp = await ChildProcess.StartAsync("plain yarp", "dotnet",
+            [Path.Combine(here, "McpEdge.LoadTests.dll"), "plain-yarp", "--urls", yarp, "--upstreams", string.Join(',', replicas)], new Uri(yarp + "/mcp/sample"));
+        _processes.Add(plainYarp);
+        Targets.Add(new ComparisonTarget("yarp", new Uri(yarp + "/mcp/sample"), new Uri(yarp + "/mcp/single"), plainYarp.Id, sample.Id));
 
         if (withNginx && File.Exists("/usr/sbin/nginx"))
         {
@@ -69,14 +76,16 @@ public sealed class Comparison : IDisposable
             _files.Add(prefix);
             var conf = Path.Combine(prefix, "nginx.conf");
             await File.WriteAllTextAsync(conf, SampleNginxConfig(nginx, ports, prefix));
-            _processes.Add(await ChildProcess.StartAsync("nginx", "/usr/sbin/nginx", ["-p", prefix, "-c", conf, "-e", Path.Combine(prefix, "error.log")],
-                new Uri($"http://{nginx}/mcp/sample")));
-            Targets.Add(new ComparisonTarget("nginx", new Uri($"http://{nginx}/mcp/sample"), new Uri($"http://{nginx}/mcp/single")));
+            var nginxProcess = await ChildProcess.StartAsync("nginx", "/usr/sbin/nginx", ["-p", prefix, "-c", conf, "-e", Path.Combine(prefix, "error.log")],
+                new Uri($"http://{nginx}/mcp/sample"));
+            _processes.Add(nginxProcess);
+            // Its master's PID: ProcessCpu counts the worker under it.
+            Targets.Add(new ComparisonTarget("nginx", new Uri($"http://{nginx}/mcp/sample"), new Uri($"http://{nginx}/mcp/single"), nginxProcess.Id, sample.Id));
         }
     }
 
     /// <summary>McpEdge in front of <paramref name="replicas"/> (<c>sample</c>: all three; <c>single</c>: the first), speaking <paramref name="httpVersion"/> to them.</summary>
-    private async Task<ComparisonTarget> StartEdgeAsync(string name, string[] replicas, string httpVersion, IReadOnlyDictionary<string, string>? edgeEnvironment)
+    private async Task<ComparisonTarget> StartEdgeAsync(string name, string[] replicas, int replicasPid, string httpVersion, IReadOnlyDictionary<string, string>? edgeEnvironment)
     {
         // In a directory of its own: the edge watches its configuration file's directory, subdirectories included.
         var scratch = Directory.CreateTempSubdirectory("mcpedge-compare-").FullName;
@@ -96,8 +105,9 @@ public sealed class Comparison : IDisposable
             },
         }));
         var edge = $"http://127.0.0.1:{ChildProcess.FreePort()}";
-        _processes.Add(await ChildProcess.StartAsync(name, "dotnet", [Path.Combine(AppContext.BaseDirectory, "McpEdge.dll"), "--config", config, "--urls", edge], new Uri(edge + "/healthz"), edgeEnvironment));
-        return new ComparisonTarget(name, new Uri(edge + "/mcp/sample"), new Uri(edge + "/mcp/single"));
+        var process = await ChildProcess.StartAsync(name, "dotnet", [Path.Combine(AppContext.BaseDirectory, "McpEdge.dll"), "--config", config, "--urls", edge], new Uri(edge + "/healthz"), edgeEnvironment);
+        _processes.Add(process);
+        return new ComparisonTarget(name, new Uri(edge + "/mcp/sample"), new Uri(edge + "/mcp/single"), process.Id, replicasPid);
     }
 
     /// <summary>nginx in front of the sample replicas: consistent hash on <c>Mcp-Session-Id</c> for <c>/mcp/sample</c>, the first replica for <c>/mcp/single</c>.</summary>
