@@ -219,8 +219,9 @@ internal static class StreamingBenchmark
             request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
         }
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        // This process alone: it started the edge and nginx, whose CPU goes in the proxy column.
         var here = ProcessCpu.Ticks(Environment.ProcessId);
-        var proxy = proxyPid == 0 ? 0 : ProcessCpu.Ticks(proxyPid);
+        var proxy = proxyPid == 0 ? 0 : ProcessCpu.Ticks(proxyPid, withChildren: true);
         var machine = ProcessCpu.MachineBusyTicks();
         var clock = Stopwatch.StartNew();
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
@@ -235,7 +236,7 @@ internal static class StreamingBenchmark
         var seconds = clock.Elapsed.TotalSeconds;
         var mib = total / 1048576.0;
         return new(mib / seconds, mib, seconds, ProcessCpu.Ticks(Environment.ProcessId) - here,
-            proxyPid == 0 ? 0 : ProcessCpu.Ticks(proxyPid) - proxy, ProcessCpu.MachineBusyTicks() - machine);
+            proxyPid == 0 ? 0 : ProcessCpu.Ticks(proxyPid, withChildren: true) - proxy, ProcessCpu.MachineBusyTicks() - machine);
     }
 
     private static async Task<WebApplication> UpstreamAsync(bool http2)

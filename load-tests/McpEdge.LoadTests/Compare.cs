@@ -98,7 +98,7 @@ public static class Compare
                 if (File.Exists("/usr/bin/wrk") && File.Exists(wrkScript))
                 {
                     // CPU per request at saturation, from /proc: what the throughput ratios come down to on a shared core.
-                    var proxyCpu = target.ProxyPid == 0 ? 0 : ProcessCpu.Ticks(target.ProxyPid);
+                    var proxyCpu = target.ProxyPid == 0 ? 0 : ProcessCpu.Ticks(target.ProxyPid, withChildren: true);
                     var upstreamCpu = ProcessCpu.Ticks(target.UpstreamPid);
                     var wrk = await WrkAsync(wrkScript, target.Stateless, connections, seconds, cancellation);
                     if (wrk is { } result)
@@ -106,7 +106,7 @@ public static class Compare
                         measures.Add(new(target.Name, $"stateless-call wrk req/s ({connections} connections)", result.PerSecond));
                         if (target.ProxyPid != 0)
                         {
-                            measures.Add(new(target.Name, "stateless-call wrk: proxy CPU µs per request", (ProcessCpu.Ticks(target.ProxyPid) - proxyCpu) * ProcessCpu.TickSeconds * 1e6 / result.Requests));
+                            measures.Add(new(target.Name, "stateless-call wrk: proxy CPU µs per request", (ProcessCpu.Ticks(target.ProxyPid, withChildren: true) - proxyCpu) * ProcessCpu.TickSeconds * 1e6 / result.Requests));
                         }
                         measures.Add(new(target.Name, "stateless-call wrk: upstream CPU µs per request", (ProcessCpu.Ticks(target.UpstreamPid) - upstreamCpu) * ProcessCpu.TickSeconds * 1e6 / result.Requests));
                     }

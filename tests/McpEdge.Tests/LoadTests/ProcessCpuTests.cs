@@ -42,4 +42,34 @@ public class ProcessCpuTests
         Assert.True(ProcessCpu.Ticks(Environment.ProcessId) >= before + 3, $"no CPU counted after {clock.Elapsed} ({spins})");
         Assert.True(ProcessCpu.MachineBusyTicks() > 0);
     }
+
+    [Fact]
+    public void Ticks_WithChildren_AddsAChildProcess_WithoutChildren_LeavesItOut()
+    {
+        // A child that burns CPU for a bounded count of iterations (ended by its PID at the end in any case).
+        using var child = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", "i=0; while [ $i -lt 20000000 ]; do i=$((i+1)); done"]))!;
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            while (ProcessCpu.Ticks(child.Id) < 5 && !child.HasExited && clock.Elapsed < TimeSpan.FromSeconds(20))
+            {
+                Thread.Yield(); // the child runs on the other core, or on this one when this thread yields
+            }
+            var own = ProcessCpu.Ticks(child.Id);
+            Assert.True(own >= 5, $"the child used {own} ticks in {clock.Elapsed}");
+
+            var with = ProcessCpu.Ticks(Environment.ProcessId, withChildren: true);
+            var without = ProcessCpu.Ticks(Environment.ProcessId);
+
+            Assert.True(with - without >= own, $"with children {with}, without {without}, the child {own}");
+        }
+        finally
+        {
+            if (!child.HasExited)
+            {
+                child.Kill();
+            }
+            child.WaitForExit();
+        }
+    }
 }
