@@ -148,11 +148,7 @@ internal sealed class ServerProcess(Process process, string url, string scratch)
 
     public void Dispose()
     {
-        if (!Process.HasExited)
-        {
-            Process.Kill(entireProcessTree: true);
-            Process.WaitForExit();
-        }
+        ProcessStop.End(Process, TimeSpan.FromSeconds(10));
         Process.Dispose();
         if (Directory.Exists(scratch))
         {

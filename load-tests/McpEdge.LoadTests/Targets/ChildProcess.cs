@@ -6,7 +6,7 @@ namespace McpEdge.LoadTests.Targets;
 /// <summary>
 /// A server process this program started (sample replicas, the edge, plain YARP, nginx), pinned to
 /// CPU 1 with <c>taskset</c> when the machine has two or more cores (the load generator keeps CPU 0),
-/// ended by its PID on dispose.
+/// ended by its PID on dispose (SIGTERM, then SIGKILL after 10 s: <see cref="ProcessStop"/>).
 /// </summary>
 public sealed class ChildProcess : IDisposable
 {
@@ -107,18 +107,7 @@ public sealed class ChildProcess : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                _process.WaitForExit(10_000);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
-        }
+        ProcessStop.End(_process, TimeSpan.FromSeconds(10));
         _process.Dispose();
     }
 }
