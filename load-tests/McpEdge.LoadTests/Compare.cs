@@ -129,10 +129,14 @@ public static class Compare
         return 0;
     }
 
-    /// <summary>wrk's Requests/sec and its count of requests, or null when it failed or had non-2xx answers.</summary>
+    /// <summary>
+    /// wrk's Requests/sec and its count of requests, or null when it failed or had non-2xx answers.
+    /// wrk takes whole seconds only: <paramref name="seconds"/> is rounded up, to at least 1.
+    /// </summary>
     private static async Task<(double PerSecond, long Requests)?> WrkAsync(string script, Uri url, int connections, double seconds, CancellationToken cancellation)
     {
-        var start = new ProcessStartInfo("/usr/bin/wrk", ["-t1", $"-c{connections}", $"-d{seconds.ToString(CultureInfo.InvariantCulture)}s", "-s", script, url.ToString()])
+        var whole = Math.Max(1, (int)Math.Ceiling(seconds));
+        var start = new ProcessStartInfo("/usr/bin/wrk", ["-t1", $"-c{connections}", $"-d{whole}s", "-s", script, url.ToString()])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -264,3 +264,51 @@ public class LoadProgramUsageTests
         }
     }
 }
+
+/// <summary>
+/// <c>compare</c>, in miniature: every target started as its own process, every figure reported, and
+/// (when wrk is installed: CI installs it) the CPU per request of each proxy and upstream.
+/// </summary>
+[Collection(StreamingLoadCollection.Name)]
+public class CompareSmokeTests
+{
+    [Fact]
+    public async Task Compare_StartsEveryTarget_ReportsEachFigure_AndTheCpuPerRequest()
+    {
+        var output = Directory.CreateTempSubdirectory("mcpedge-compare-smoke-").FullName;
+        var script = Path.Combine(McpEdge.Tests.Deployment.ChartCheck.Root, "load-tests", "stateless-call.lua");
+        string markdown;
+        try
+        {
+            var console = new StringWriter();
+            var exit = await LoadTestProgram.RunAsync(
+                ["compare", "--rounds", "1", "--duration", "0.5", "--warmup", "0", "--rate", "200", "--connections", "4", "--wrk-script", script, "--out", output], console);
+
+            Assert.True(exit == 0, console.ToString());
+            markdown = await File.ReadAllTextAsync(Path.Combine(output, "compare-report.md"));
+            Assert.True(File.Exists(Path.Combine(output, "compare-report.html")));
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
+
+        var targets = File.Exists("/usr/sbin/nginx") ? "| direct | edge | edge-h2c | yarp | nginx |" : "| direct | edge | edge-h2c | yarp |";
+        Assert.Contains($"| figure {targets}", markdown);
+        Assert.Contains("| stateless-call ok/s (4 connections) | ", markdown);
+        Assert.Contains("| session-call p50 µs at 200/s | ", markdown);
+        Assert.Contains("| stateless-call p50 µs at 200/s (probe, 1 connection) | ", markdown);
+        if (File.Exists("/usr/bin/wrk"))
+        {
+            // A number for every proxy (direct has none) and for every upstream.
+            var proxy = markdown.Split('\n').Single(l => l.StartsWith("| stateless-call wrk: proxy CPU µs per request |", StringComparison.Ordinal));
+            var upstream = markdown.Split('\n').Single(l => l.StartsWith("| stateless-call wrk: upstream CPU µs per request |", StringComparison.Ordinal));
+            // The cells of the targets: after the figure's name, before the three ratio columns.
+            static string[] Targets(string row) => row.Split('|', StringSplitOptions.TrimEntries)[2..^4];
+            static bool Positive(string cell) => double.TryParse(cell.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture, out var v) && v > 0;
+            Assert.Equal("–", Targets(proxy)[0]);
+            Assert.All(Targets(proxy)[1..], c => Assert.True(Positive(c), proxy));
+            Assert.All(Targets(upstream), c => Assert.True(Positive(c), upstream));
+        }
+    }
+}
