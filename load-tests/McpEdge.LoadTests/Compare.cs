@@ -17,7 +17,8 @@ namespace McpEdge.LoadTests;
 /// model, <c>--connections</c> copies) and latency at a fixed moderate rate (open model,
 /// <c>--rate</c>), for stateless calls (2026-07-28, any of three replicas) and session calls (one
 /// replica, so that every proxy routes sessions correctly); then, when <c>wrk</c> is installed, a
-/// second, independent throughput figure for stateless calls (<c>load-tests/stateless-call.lua</c>).
+/// second, independent throughput figure for stateless calls (<c>load-tests/stateless-call.lua</c>),
+/// with the CPU per request that the proxy and its upstream spent meanwhile (<see cref="ProcessCpu"/>).
 /// Medians over the rounds are reported.
 /// </summary>
 public static class Compare
