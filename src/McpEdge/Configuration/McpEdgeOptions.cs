@@ -246,6 +246,24 @@ public sealed record StreamingOptions
 
     /// <summary>The reconnection delay sent in <c>retry:</c> to streams closed by a drain. Default 1 s.</summary>
     public TimeSpan DrainRetry { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary><see cref="RelayBufferBytes"/>'s default: 16 KiB.</summary>
+    public const int DefaultRelayBufferBytes = 16 * 1024;
+
+    /// <summary><see cref="RelayBufferBytes"/>'s smallest value: 4 KiB.</summary>
+    public const int MinRelayBufferBytes = 4 * 1024;
+
+    /// <summary><see cref="RelayBufferBytes"/>'s largest value: 1 MiB.</summary>
+    public const int MaxRelayBufferBytes = 1024 * 1024;
+
+    /// <summary>
+    /// Bytes the SSE relay reads from the upstream at a time: one pooled buffer of this size per stream
+    /// while a read is in flight, while a slow client holds a write back, and after a busy read until
+    /// the next bytes (an idle stream holds none). Default 16 KiB, 4 KiB to 1 MiB. Larger relays a fast
+    /// stream with less CPU per byte for more memory per busy or slow stream: 32 KiB gave about 10% more
+    /// throughput and 10% less CPU per GiB on one fast stream (docs/benchmarks.md, "One fast stream").
+    /// </summary>
+    public int RelayBufferBytes { get; init; } = DefaultRelayBufferBytes;
 }
 
 /// <summary>One MCP server: a stable public path on the edge and one or more upstream replicas behind it.</summary>

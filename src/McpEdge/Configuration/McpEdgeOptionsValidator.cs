@@ -133,6 +133,10 @@ public static partial class McpEdgeOptionsValidator
         {
             errors.Add($"{prefix}:Streaming:MaxStreamsPerClient: '{streaming.MaxStreamsPerClient}' must be at least 1.");
         }
+        if (streaming.RelayBufferBytes is < StreamingOptions.MinRelayBufferBytes or > StreamingOptions.MaxRelayBufferBytes)
+        {
+            errors.Add($"{prefix}:Streaming:RelayBufferBytes: '{streaming.RelayBufferBytes}' must be between {StreamingOptions.MinRelayBufferBytes} and {StreamingOptions.MaxRelayBufferBytes} bytes (default {StreamingOptions.DefaultRelayBufferBytes}).");
+        }
 
         var ruleNames = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i < options.RateLimits.Count; i++)

@@ -24,8 +24,8 @@ namespace McpEdge.Streaming;
 /// <item>Backpressure: a flush completes only when Kestrel's output buffer has room, with at most one
 /// upstream read in flight meanwhile, so a slow client stops the upstream through TCP flow control.
 /// While idle the relay waits with a zero-byte read and holds no buffer; in flight (and after a read
-/// of <see cref="BusyReadBytes"/> or more, until the next bytes) it holds one pooled
-/// <see cref="BufferSize"/> buffer. Memory per stream does not grow with the upstream's speed.</item>
+/// of <see cref="BusyReadBytes"/> or more, until the next bytes) it holds one pooled buffer of
+/// <see cref="StreamingOptions.RelayBufferBytes"/>. Memory per stream does not grow with the upstream's speed.</item>
 /// <item>A client that accepts nothing for <see cref="StreamingOptions.SlowConsumerTimeout"/> is cut:
 /// both connections closed, counted and logged with server, hashed session and client.</item>
 /// <item>A <c>: keep-alive</c> comment line goes out on a stream idle for
@@ -51,19 +51,17 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
     private readonly TimeProvider _time = time;
     private readonly ILogger _logger = logger;
 
-    /// <summary>Read buffer size, bytes.</summary>
-    public const int BufferSize = 16 * 1024;
-
     /// <summary>
     /// Bytes: a read of at least this many marks the stream busy, and the next read goes straight to
-    /// the upstream with a <see cref="BufferSize"/> buffer instead of waiting first with a zero-byte read.
+    /// the upstream with the relay's buffer (<see cref="StreamingOptions.RelayBufferBytes"/>) instead of
+    /// waiting first with a zero-byte read.
     /// </summary>
     /// <remarks>
     /// After a zero-byte read, the HTTP/1.1 response stream of <c>SocketsHttpHandler</c>
     /// (<c>HttpConnection.ChunkedEncodingReadStream</c>, .NET 10) has filled its own 4 KiB connection
     /// buffer, so the next read is copied out of it, at most 4 KiB at a time. Without the zero-byte
     /// read, a read of at least 4 KiB into a chunk at least as long goes from the socket into the
-    /// relay's buffer (up to <see cref="BufferSize"/> per system call, one copy less). One fast stream
+    /// relay's buffer (up to its size per system call, one copy less). One fast stream
     /// relayed 1.5–2 times faster with this (docs/benchmarks.md, "One fast stream"). 2 KiB is half that
     /// connection buffer: less than that, and the upstream is trickling events, not streaming.
     /// The price: a stream that goes quiet right after a busy read keeps its pooled buffer until its
@@ -107,6 +105,7 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
 
         var options = config.Current.Streaming;
+        var bufferSize = options.RelayBufferBytes;
         using var writer = new Writer(this, context, server, options);
         var scanner = new ListChangedScanner(listCache, server);
         // Upstream reads stop when the client leaves or the edge drains; writes have their own timer.
@@ -121,7 +120,7 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
             await response.BodyWriter.FlushAsync(aborted);
             writer.StartKeepAlive();
 
-            if (rewriteEndpoint is null || await RelayUntilEndpointAsync(context, body, writer, scanner, rewriteEndpoint, server, reading.Token))
+            if (rewriteEndpoint is null || await RelayUntilEndpointAsync(context, body, writer, scanner, rewriteEndpoint, server, bufferSize, reading.Token))
             {
                 // One read and write per turn, inline (an idle stream waits here with a single async frame).
                 var busy = false;
@@ -140,10 +139,10 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
                             await body.ReadAsync(Memory<byte>.Empty, reading.Token);
 #pragma warning restore CA2022
                         }
-                        buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+                        buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
                         try
                         {
-                            var pending = body.ReadAsync(buffer.AsMemory(0, BufferSize), reading.Token);
+                            var pending = body.ReadAsync(buffer.AsMemory(0, bufferSize), reading.Token);
                             if (!pending.IsCompleted && writer.Unflushed > 0 && !await writer.FlushAsync())
                             {
                                 // The client is gone: end the read before its buffer goes back to the pool.
@@ -219,9 +218,9 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
     }
 
     /// <summary>HTTP+SSE: passes events through until the endpoint event, rewrites it. False when the stream is over.</summary>
-    private async Task<bool> RelayUntilEndpointAsync(HttpContext context, Stream body, Writer writer, ListChangedScanner scanner, Func<string, string> rewrite, string server, CancellationToken reading)
+    private async Task<bool> RelayUntilEndpointAsync(HttpContext context, Stream body, Writer writer, ListChangedScanner scanner, Func<string, string> rewrite, string server, int bufferSize, CancellationToken reading)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(MaxEndpointSearchBytes + BufferSize);
+        var buffer = ArrayPool<byte>.Shared.Rent(MaxEndpointSearchBytes + bufferSize);
         try
         {
             var pending = 0;
@@ -230,7 +229,7 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
                 int read;
                 try
                 {
-                    read = await body.ReadAsync(buffer.AsMemory(pending, BufferSize), reading);
+                    read = await body.ReadAsync(buffer.AsMemory(pending, bufferSize), reading);
                 }
                 catch (Exception ex) when (!reading.IsCancellationRequested)
                 {

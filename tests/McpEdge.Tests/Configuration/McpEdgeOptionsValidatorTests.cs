@@ -38,6 +38,30 @@ public class McpEdgeOptionsValidatorTests
         Assert.StartsWith("McpEdge:Servers:s:Upstreams:1:", error);
     }
 
+    [Theory]
+    [InlineData(4095, true)]
+    [InlineData(4096, false)]
+    [InlineData(1048576, false)]
+    [InlineData(1048577, true)]
+    public void Validate_RelayBufferBytes_From4KiBTo1MiB(int bytes, bool error)
+    {
+        var options = WithServer("s", new McpServerOptions { Upstreams = ["http://127.0.0.1:1/mcp"] }) with
+        {
+            Streaming = new StreamingOptions { RelayBufferBytes = bytes },
+        };
+
+        var errors = Validate(options);
+
+        if (error)
+        {
+            Assert.Equal($"McpEdge:Streaming:RelayBufferBytes: '{bytes}' must be between 4096 and 1048576 bytes (default 16384).", Assert.Single(errors));
+        }
+        else
+        {
+            Assert.Empty(errors);
+        }
+    }
+
     [Fact]
     public void Validate_EachProblem_OneMessageNamingItsSetting()
     {

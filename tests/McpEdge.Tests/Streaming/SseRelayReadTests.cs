@@ -17,15 +17,17 @@ namespace McpEdge.Tests.Streaming;
 /// <summary>How the relay reads the upstream: a zero-byte read first unless the previous read was busy.</summary>
 public class SseRelayReadTests
 {
-    [Fact]
-    public async Task Relay_WaitsWithZeroByteReadAfterSmallReads_ReadsAtOnceAfterBusyOnes_AndPassesEveryByte()
+    [Theory]
+    [InlineData(null)]   // StreamingOptions.DefaultRelayBufferBytes
+    [InlineData(32768)]  // Streaming:RelayBufferBytes
+    public async Task Relay_WaitsWithZeroByteReadAfterSmallReads_ReadsAtOnceAfterBusyOnes_AndPassesEveryByte(int? relayBufferBytes)
     {
         var small = Event(100);
         var busy = Event(SseRelay.BusyReadBytes);
         var justUnder = Event(SseRelay.BusyReadBytes - 1);
         var upstream = new ScriptedStream([small, busy, small, busy, justUnder]);
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var relay = Relay(services);
+        var relay = Relay(services, relayBufferBytes);
         var context = new DefaultHttpContext();
         var client = new MemoryStream();
         context.Response.Body = client;
@@ -34,7 +36,7 @@ public class SseRelayReadTests
         await relay.RelayAsync(context, response, rewriteEndpoint: null, server: "s");
 
         // 0 = a zero-byte read (waits for data holding no buffer), full = a read with the relay's buffer.
-        const int full = SseRelay.BufferSize;
+        var full = relayBufferBytes ?? StreamingOptions.DefaultRelayBufferBytes;
         Assert.Equal(
         [
             0, full,     // small: not busy
@@ -78,12 +80,14 @@ public class SseRelayReadTests
     /// <summary>One SSE event of exactly <paramref name="length"/> bytes.</summary>
     private static byte[] Event(int length) => Encoding.ASCII.GetBytes("data: " + new string('x', length - 8) + "\n\n");
 
-    private static SseRelay Relay(ServiceProvider services)
+    private static SseRelay Relay(ServiceProvider services, int? relayBufferBytes = null)
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?> { ["McpEdge:Servers:s:Upstreams:0"] = "http://127.0.0.1:1/mcp" };
+        if (relayBufferBytes is { } bytes)
         {
-            ["McpEdge:Servers:s:Upstreams:0"] = "http://127.0.0.1:1/mcp",
-        }).Build();
+            settings["McpEdge:Streaming:RelayBufferBytes"] = bytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var config = new McpEdgeConfigState(configuration, [new NamedPolicy(McpLoadBalancingPolicies.LeastResponseTime)], NullLogger<McpEdgeConfigState>.Instance);
         var meters = services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         var listCache = new ListCache(new NoCache(), meters, NullLogger<ListCache>.Instance);
