@@ -22,7 +22,7 @@ internal static class ProcessStop
             {
                 return;
             }
-            if (kill(process.Id, SigTerm) == 0 && process.WaitForExit(grace))
+            if (Terminate(process.Id) && process.WaitForExit(grace))
             {
                 return;
             }
@@ -34,6 +34,9 @@ internal static class ProcessStop
             // Already gone.
         }
     }
+
+    /// <summary>Sends SIGTERM to <paramref name="pid"/>; false when <c>kill(2)</c> failed (errno in <see cref="Marshal.GetLastPInvokeError"/>).</summary>
+    public static bool Terminate(int pid) => kill(pid, SigTerm) == 0;
 
     // DllImport rather than LibraryImport: the latter needs unsafe code for this one call.
     [DllImport("libc", SetLastError = true)]

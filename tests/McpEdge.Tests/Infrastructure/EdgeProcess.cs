@@ -13,7 +13,6 @@ namespace McpEdge.Tests.Infrastructure;
 /// </summary>
 public sealed class EdgeProcess : IAsyncDisposable
 {
-    private const int SigTerm = 15;
     private readonly Process _process;
     private readonly string _configFile;
 
@@ -145,7 +144,7 @@ public sealed class EdgeProcess : IAsyncDisposable
     /// <summary>Sends SIGTERM, as Kubernetes does when it ends a pod.</summary>
     public void Terminate()
     {
-        if (kill(_process.Id, SigTerm) != 0)
+        if (!McpEdge.LoadTests.Targets.ProcessStop.Terminate(_process.Id))
         {
             throw new InvalidOperationException($"kill({_process.Id}, SIGTERM) failed: errno {Marshal.GetLastPInvokeError()}");
         }
@@ -168,8 +167,4 @@ public sealed class EdgeProcess : IAsyncDisposable
         _process.Dispose();
         Directory.Delete(Path.GetDirectoryName(_configFile)!, recursive: true);
     }
-
-    // DllImport rather than LibraryImport: the latter needs unsafe code for this one call.
-    [DllImport("libc", SetLastError = true)]
-    private static extern int kill(int pid, int signal);
 }
