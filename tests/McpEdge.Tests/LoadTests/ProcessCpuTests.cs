@@ -58,8 +58,10 @@ public class ProcessCpuTests
             var own = ProcessCpu.Ticks(child.Id);
             Assert.True(own >= 5, $"the child used {own} ticks in {clock.Elapsed}");
 
-            var with = ProcessCpu.Ticks(Environment.ProcessId, withChildren: true);
+            // Without first: this process's own ticks only grow (other tests run meanwhile), so reading
+            // them again with the child can only add to the difference, never take from it.
             var without = ProcessCpu.Ticks(Environment.ProcessId);
+            var with = ProcessCpu.Ticks(Environment.ProcessId, withChildren: true);
 
             Assert.True(with - without >= own, $"with children {with}, without {without}, the child {own}");
         }
