@@ -230,6 +230,7 @@ internal sealed partial class BatchSplitMiddleware
             else
             {
                 Invalid = envelope.Kind == JsonRpcKind.Batch ? "a batch inside a batch" : reason ?? "not a JSON-RPC message";
+                InvalidParams = status == JsonRpcParseStatus.InvalidParams;
             }
         }
 
@@ -239,6 +240,8 @@ internal sealed partial class BatchSplitMiddleware
         public JsonRpcMessageFeature? Message { get; }
         public string? Method { get; }
         public string? Invalid { get; }
+        /// <summary>True when <see cref="Invalid"/> is a -32602 (a params member of the wrong type), not a -32600.</summary>
+        public bool InvalidParams { get; }
         public int Status { get; set; }
         public string? ContentType { get; set; }
         public ReadOnlyMemory<byte> Answer { get; set; }
@@ -250,7 +253,8 @@ internal sealed partial class BatchSplitMiddleware
             failure = null;
             if (Invalid is not null)
             {
-                return ErrorMessage(RawId, McpErrorCodes.InvalidRequest, $"Invalid Request: {Invalid}");
+                var (code, text) = McpErrorCodes.ForParseStatus(InvalidParams ? JsonRpcParseStatus.InvalidParams : JsonRpcParseStatus.InvalidRequest);
+                return ErrorMessage(RawId, code, $"{text}: {Invalid}");
             }
             var eventStream = ContentType?.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase) == true;
             var isRequest = Message!.Kind == JsonRpcKind.Request;

@@ -26,8 +26,17 @@ public enum JsonRpcParseStatus
     Ok,
     /// <summary>Not JSON (or not UTF-8, or nested deeper than allowed): JSON-RPC -32700, HTTP 400.</summary>
     ParseError,
-    /// <summary>JSON, but not a JSON-RPC message: JSON-RPC -32600, HTTP 400.</summary>
+    /// <summary>
+    /// JSON, but not a JSON-RPC message, or an ambiguous one (a member the edge reads given twice):
+    /// JSON-RPC -32600, HTTP 400.
+    /// </summary>
     InvalidRequest,
+    /// <summary>
+    /// A message whose <c>params</c> member that the edge acts on has the wrong type for its method
+    /// (<c>name</c> of <c>tools/call</c>/<c>prompts/get</c>, <c>uri</c> of <c>resources/read</c>,
+    /// <c>cursor</c> of a list method not a string): JSON-RPC -32602 Invalid params, HTTP 400.
+    /// </summary>
+    InvalidParams,
 }
 
 /// <summary>
@@ -37,10 +46,26 @@ public enum JsonRpcParseStatus
 /// (<c>resources/read</c>) and <c>cursor</c> (list methods). Everything else is skipped.
 /// </summary>
 /// <remarks>
+/// <para>
+/// What the edge decides on must be what the upstream executes, so a message that could be read two
+/// ways is refused: a member the edge reads (<c>jsonrpc</c>, <c>id</c>, <c>method</c>, <c>params</c>,
+/// <c>result</c>, <c>error</c>; in <c>params</c>: <c>name</c>, <c>uri</c>, <c>cursor</c>, <c>_meta</c>)
+/// given twice is <see cref="JsonRpcParseStatus.InvalidRequest"/> (RFC 8259 §4 leaves duplicate names
+/// to each parser, some take the first and some the last; RFC 7493 §2.3 forbids them), and a
+/// <c>name</c>, <c>uri</c> or <c>cursor</c> that its method defines as a string but that holds a
+/// number, object, array or boolean is <see cref="JsonRpcParseStatus.InvalidParams"/> (MCP 2025-11-25
+/// <c>schema.json</c>: <c>CallToolRequestParams</c>, <c>GetPromptRequestParams</c>,
+/// <c>ReadResourceRequestParams</c>, <c>PaginatedRequestParams</c>; 2026-07-28
+/// <c>server/utilities/pagination.mdx</c>: invalid cursors get -32602). Otherwise a tool-specific
+/// rate limit would count a message without its tool name that a lenient upstream still runs.
+/// <c>null</c> counts as absent. Members nested deeper (a tool's <c>arguments</c>) are not looked at.
+/// </para>
+/// <para>
 /// Parsing allocates nothing for the methods MCP defines (their names are interned, see
 /// <see cref="McpMethods"/>); the name, cursor and an unknown method are turned into strings only
 /// when asked. The offsets refer to the buffer given to <see cref="Parse"/>, which must outlive the
 /// envelope.
+/// </para>
 /// </remarks>
 public readonly struct JsonRpcEnvelope
 {
@@ -195,17 +220,21 @@ public readonly struct JsonRpcEnvelope
         var hasResult = false;
         var hasError = false;
         var hasMethod = false;
+        var seen = 0;
+        var paramsNotString = 0;
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("jsonrpc"u8))
             {
+                fault ??= Once(ref seen, 1, "duplicate member \"jsonrpc\"");
                 reader.Read();
                 version = reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("2.0"u8);
                 reader.Skip();
             }
             else if (reader.ValueTextEquals("id"u8))
             {
+                fault ??= Once(ref seen, 2, "duplicate member \"id\"");
                 reader.Read();
                 switch (reader.TokenType)
                 {
@@ -225,6 +254,7 @@ public readonly struct JsonRpcEnvelope
             }
             else if (reader.ValueTextEquals("method"u8))
             {
+                fault ??= Once(ref seen, 4, "duplicate member \"method\"");
                 reader.Read();
                 hasMethod = true;
                 if (reader.TokenType == JsonTokenType.String)
@@ -239,10 +269,11 @@ public readonly struct JsonRpcEnvelope
             }
             else if (reader.ValueTextEquals("params"u8))
             {
+                fault ??= Once(ref seen, 8, "duplicate member \"params\"");
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.StartObject)
                 {
-                    paramsBeyondCursor = ScanParams(ref reader, ref name, ref uri, ref cursor, ref meta);
+                    paramsBeyondCursor = ScanParams(ref reader, ref name, ref uri, ref cursor, ref meta, ref paramsNotString, ref fault);
                 }
                 else if (reader.TokenType == JsonTokenType.StartArray)
                 {
@@ -257,12 +288,14 @@ public readonly struct JsonRpcEnvelope
             }
             else if (reader.ValueTextEquals("result"u8))
             {
+                fault ??= Once(ref seen, 16, "duplicate member \"result\"");
                 hasResult = true;
                 reader.Read();
                 reader.Skip();
             }
             else if (reader.ValueTextEquals("error"u8))
             {
+                fault ??= Once(ref seen, 32, "duplicate member \"error\"");
                 hasError = true;
                 reader.Read();
                 reader.Skip();
@@ -299,40 +332,88 @@ public readonly struct JsonRpcEnvelope
         }
 
         envelope = new JsonRpcEnvelope(kind, method, 0, idIsNull && kind == JsonRpcKind.None ? default : id, name, uri, cursor, paramsBeyondCursor, meta);
-        return fault is null ? JsonRpcParseStatus.Ok : Invalid(out reason, fault);
+        if (fault is not null)
+        {
+            return Invalid(out reason, fault);
+        }
+        var paramsFault = paramsNotString == 0 ? null : method switch
+        {
+            McpMethods.ToolsCall or McpMethods.PromptsGet when (paramsNotString & NameMember) != 0 => "params.name must be a string",
+            McpMethods.ResourcesRead when (paramsNotString & UriMember) != 0 => "params.uri must be a string",
+            McpMethods.ToolsList or McpMethods.PromptsList or McpMethods.ResourcesList or McpMethods.ResourceTemplatesList
+                when (paramsNotString & CursorMember) != 0 => "params.cursor must be a string",
+            _ => null,
+        };
+        if (paramsFault is not null)
+        {
+            reason = paramsFault;
+            return JsonRpcParseStatus.InvalidParams;
+        }
+        return JsonRpcParseStatus.Ok;
+    }
+
+    private const int NameMember = 1, UriMember = 2, CursorMember = 4, MetaMember = 8;
+
+    /// <summary>Marks the member <paramref name="bit"/> as seen; <paramref name="duplicate"/> when it was already.</summary>
+    private static string? Once(ref int seen, int bit, string duplicate)
+    {
+        if ((seen & bit) != 0)
+        {
+            return duplicate;
+        }
+        seen |= bit;
+        return null;
     }
 
     /// <summary>
     /// Records <c>name</c>, <c>uri</c> and <c>cursor</c> (string members directly in <c>params</c>) and
     /// where the <c>_meta</c> object is, and skips the rest; true when a member other than
-    /// <c>cursor</c> and <c>_meta</c> was seen.
+    /// <c>cursor</c> and <c>_meta</c> was seen. Sets <paramref name="fault"/> (if unset) when one of
+    /// those four is given twice, and the member's bit in <paramref name="notString"/> when
+    /// <c>name</c>, <c>uri</c> or <c>cursor</c> holds neither a string nor <c>null</c>.
     /// </summary>
-    private static bool ScanParams(ref Utf8JsonReader reader, ref (int, int) name, ref (int, int) uri, ref (int, int) cursor, ref (int, int) meta)
+    private static bool ScanParams(ref Utf8JsonReader reader, ref (int, int) name, ref (int, int) uri, ref (int, int) cursor, ref (int, int) meta,
+        ref int notString, ref string? fault)
     {
         var beyondCursor = false;
+        var seen = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var member = reader.ValueTextEquals("name"u8) ? 1 : reader.ValueTextEquals("uri"u8) ? 2 : reader.ValueTextEquals("cursor"u8) ? 3 : 0;
-            var isMeta = member == 0 && reader.ValueTextEquals("_meta"u8);
-            beyondCursor |= member != 3 && !isMeta;
+            var member = reader.ValueTextEquals("name"u8) ? NameMember : reader.ValueTextEquals("uri"u8) ? UriMember
+                : reader.ValueTextEquals("cursor"u8) ? CursorMember : reader.ValueTextEquals("_meta"u8) ? MetaMember : 0;
+            beyondCursor |= member is not (CursorMember or MetaMember);
+            if (member != 0)
+            {
+                fault ??= Once(ref seen, member, member switch
+                {
+                    NameMember => "duplicate member \"params.name\"",
+                    UriMember => "duplicate member \"params.uri\"",
+                    CursorMember => "duplicate member \"params.cursor\"",
+                    _ => "duplicate member \"params._meta\"",
+                });
+            }
             reader.Read();
-            if (isMeta && reader.TokenType == JsonTokenType.StartObject)
+            if (member == MetaMember && reader.TokenType == JsonTokenType.StartObject)
             {
                 var start = (int)reader.TokenStartIndex;
                 reader.Skip();
                 meta = (start, (int)(reader.BytesConsumed - start));
                 continue;
             }
-            if (member == 0 || reader.TokenType != JsonTokenType.String)
+            if (member is 0 or MetaMember || reader.TokenType != JsonTokenType.String)
             {
+                if (member is not (0 or MetaMember) && reader.TokenType != JsonTokenType.Null)
+                {
+                    notString |= member;
+                }
                 reader.Skip();
                 continue;
             }
             var token = ((int)reader.TokenStartIndex, (int)(reader.BytesConsumed - reader.TokenStartIndex));
             switch (member)
             {
-                case 1: name = token; break;
-                case 2: uri = token; break;
+                case NameMember: name = token; break;
+                case UriMember: uri = token; break;
                 default: cursor = token; break;
             }
         }

@@ -13,7 +13,9 @@ namespace McpEdge.Protocol;
 /// <remarks>
 /// Refusals, each with a JSON-RPC error carrying the request's <c>id</c> when it was read and one
 /// log line with the reason: body larger than the limit → 413 (-32600); not JSON, not UTF-8 or too
-/// deep → 400 (-32700); not a JSON-RPC message → 400 (-32600); <c>Mcp-Method</c>/<c>Mcp-Name</c>
+/// deep → 400 (-32700); not a JSON-RPC message, or one with a member the edge reads given twice →
+/// 400 (-32600); a <c>name</c>, <c>uri</c> or <c>cursor</c> of the wrong type → 400 (-32602);
+/// <c>Mcp-Method</c>/<c>Mcp-Name</c>
 /// not matching the body, or missing on a 2026-07-28 request → 400 (-32020, MCP 2026-07-28
 /// basic/transports/streamable-http.mdx "Server Validation"; an encoded
 /// <c>=?base64?…?=</c> value is decoded first).
@@ -58,7 +60,7 @@ internal sealed partial class JsonRpcMessageMiddleware(RequestDelegate next, Mcp
         context.Response.RegisterForDispose(message);
         if (status != JsonRpcParseStatus.Ok)
         {
-            var (code, text) = status == JsonRpcParseStatus.ParseError ? (McpErrorCodes.ParseError, "Parse error") : (McpErrorCodes.InvalidRequest, "Invalid Request");
+            var (code, text) = McpErrorCodes.ForParseStatus(status);
             LogRejected(logger, RouteServer(context), 400, code, reason!);
             return JsonRpcErrorResponse.WriteAsync(context, StatusCodes.Status400BadRequest, code, $"{text}: {reason}", message.RawId, null, null);
         }

@@ -7,6 +7,8 @@ public static class McpErrorCodes
     public const int ParseError = -32700;
     /// <summary>-32600 Invalid Request (JSON-RPC 2.0).</summary>
     public const int InvalidRequest = -32600;
+    /// <summary>-32602 Invalid params (JSON-RPC 2.0): a <c>params</c> member the edge reads has the wrong type for its method, with HTTP 400.</summary>
+    public const int InvalidParams = -32602;
     /// <summary>-32000 generic server error, used with HTTP 403 for a rejected <c>Origin</c> (as the official SDKs do).</summary>
     public const int Forbidden = -32000;
     /// <summary>-32000 generic server error, used with HTTP 429/503 when a stream limit refuses a new stream (with <c>Retry-After</c>).</summary>
@@ -17,4 +19,18 @@ public static class McpErrorCodes
     public const int InternalError = -32603;
     /// <summary>-32001 session not found, used with HTTP 404: the signal on which clients start a new session (MCP 2025-11-25 basic/transports.mdx, "Session Management").</summary>
     public const int SessionNotFound = -32001;
+
+    /// <summary>
+    /// The JSON-RPC error code and message text (JSON-RPC 2.0 §5.1) for a message that
+    /// <see cref="JsonRpcEnvelope.Parse"/> refused: -32700 "Parse error", -32600 "Invalid Request" or
+    /// -32602 "Invalid params".
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="status"/> is <see cref="JsonRpcParseStatus.Ok"/>.</exception>
+    public static (int Code, string Text) ForParseStatus(JsonRpcParseStatus status) => status switch
+    {
+        JsonRpcParseStatus.ParseError => (ParseError, "Parse error"),
+        JsonRpcParseStatus.InvalidRequest => (InvalidRequest, "Invalid Request"),
+        JsonRpcParseStatus.InvalidParams => (InvalidParams, "Invalid params"),
+        _ => throw new ArgumentOutOfRangeException(nameof(status), status, "not a refusal"),
+    };
 }

@@ -57,7 +57,9 @@ public class BatchSplitTests
               {"jsonrpc":"2.0","id":3,"method":"ping"},
               {"jsonrpc":"2.0","id":4,"method":"no/such/method"},
               {"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"whoami"}},
-              {"foo":"bar"}
+              {"foo":"bar"},
+              {"jsonrpc":"2.0","id":6,"method":"ping","method":"tools/list"},
+              {"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":5}}
             ]
             """, session));
 
@@ -65,7 +67,7 @@ public class BatchSplitTests
         Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
         using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         var array = document.RootElement;
-        Assert.Equal(["1", "\"b\"", "3", "4", "5", "null"], array.EnumerateArray().Select(e => e.GetProperty("id").GetRawText()));
+        Assert.Equal(["1", "\"b\"", "3", "4", "5", "null", "6", "7"], array.EnumerateArray().Select(e => e.GetProperty("id").GetRawText()));
         var byId = ById(array);
         Assert.Equal("Echo: one", byId["1"].GetProperty("result").GetProperty("content")[0].GetProperty("text").GetString());
         Assert.True(byId["\"b\""].GetProperty("result").GetProperty("tools").GetArrayLength() > 0);
@@ -73,6 +75,9 @@ public class BatchSplitTests
         Assert.Equal(-32601, byId["4"].GetProperty("error").GetProperty("code").GetInt32());
         Assert.Contains("session", byId["5"].GetProperty("result").GetProperty("content")[0].GetProperty("text").GetString()); // ran in the batch's session
         Assert.Equal(-32600, byId["null"].GetProperty("error").GetProperty("code").GetInt32());
+        Assert.Equal(-32600, byId["6"].GetProperty("error").GetProperty("code").GetInt32()); // two methods: ambiguous
+        Assert.Contains("duplicate member \"method\"", byId["6"].GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal(-32602, byId["7"].GetProperty("error").GetProperty("code").GetInt32()); // a tool name that is not a string
     }
 
     [Fact]

@@ -45,6 +45,10 @@ public class JsonRpcValidationTests
     [InlineData("not json", -32700, "null")]
     [InlineData("""{"jsonrpc":"2.0","id":"abc","method":7}""", -32600, "\"abc\"")]
     [InlineData("""{"jsonrpc":"1.0","id":5,"method":"ping"}""", -32600, "5")]
+    [InlineData("""{"jsonrpc":"2.0","id":6,"method":"tools/list","method":"tools/call","params":{"name":"echo"}}""", -32600, "6")]
+    [InlineData("""{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{},"name":"delete_all"}}""", -32600, "7")]
+    [InlineData("""{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":["echo"]}}""", -32602, "8")]
+    [InlineData("""{"jsonrpc":"2.0","id":9,"method":"tools/list","params":{"cursor":2}}""", -32602, "9")]
     public async Task BadMessage_400_WithCodeAndId_UpstreamNotCalled(string body, int code, string id)
     {
         var (upstream, edge) = await StartAsync();
@@ -149,5 +153,76 @@ public class JsonRpcValidationTests
         Assert.Equal(HttpStatusCode.OK, plain.StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         Assert.Single(upstream.Requests);
+    }
+
+    /// <summary>
+    /// A seeded sweep of damaged messages (bytes replaced, inserted, deleted, the tail cut), with and
+    /// without the 2026-07-28 headers: every one is answered below 500, every refusal carries a
+    /// JSON-RPC error the README lists, and what reaches the upstream is JSON that a strict parser
+    /// (no duplicate member names anywhere) reads as one JSON-RPC message.
+    /// </summary>
+    [Fact]
+    public async Task DamagedMessages_NeverA5xx_AndOnlyUnambiguousJsonGoesUpstream()
+    {
+        var (upstream, edge) = await StartAsync();
+        await using var _ = upstream;
+        await using var __ = edge;
+        var valid = Encoding.UTF8.GetBytes("""{"jsonrpc":"2.0","id":41,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi","n":[1,2.5e3,null,true]},"_meta":{"progressToken":"p"}}}""");
+        var alphabet = "{}[]\",:\\0123456789-+.eE nulltrue\u0000\u00e9"u8.ToArray().Append((byte)0xff).ToArray();
+        var random = new Random(7);
+        var failures = new List<string>();
+        int[] refusals = [-32700, -32600, -32602, -32020];
+
+        for (var i = 0; i < 400; i++)
+        {
+            var body = valid.ToList();
+            for (var edits = random.Next(1, 6); edits > 0; edits--)
+            {
+                var at = random.Next(body.Count + 1);
+                switch (random.Next(4))
+                {
+                    case 0 when body.Count > 0: body[Math.Min(at, body.Count - 1)] = alphabet[random.Next(alphabet.Length)]; break;
+                    case 1: body.Insert(at, alphabet[random.Next(alphabet.Length)]); break;
+                    case 2 when body.Count > 0: body.RemoveAt(Math.Min(at, body.Count - 1)); break;
+                    default: body.RemoveRange(at, body.Count - at); break;
+                }
+            }
+            var request = new HttpRequestMessage(HttpMethod.Post, "/mcp/s") { Content = new ByteArrayContent(body.ToArray()) };
+            request.Content.Headers.ContentType = new("application/json");
+            request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+            if (i % 2 == 1)
+            {
+                request.Headers.Add("MCP-Protocol-Version", "2026-07-28");
+                request.Headers.Add("Mcp-Method", "tools/call");
+                request.Headers.Add("Mcp-Name", "echo");
+            }
+
+            using var response = await edge.Client.SendAsync(request);
+
+            var text = await response.Content.ReadAsStringAsync();
+            var shown = Encoding.UTF8.GetString(body.ToArray());
+            if ((int)response.StatusCode >= 500)
+            {
+                failures.Add($"{(int)response.StatusCode} for {shown}");
+            }
+            else if (response.StatusCode != HttpStatusCode.OK)
+            {
+                using var error = JsonDocument.Parse(text);
+                var code = error.RootElement.GetProperty("error").GetProperty("code").GetInt32();
+                if (response.StatusCode != HttpStatusCode.BadRequest || !refusals.Contains(code))
+                {
+                    failures.Add($"{(int)response.StatusCode} with {code} for {shown}");
+                }
+            }
+        }
+
+        Assert.Empty(failures);
+        Assert.NotEmpty(upstream.Requests); // some damage leaves a valid message (a digit changed in the id, say)
+        foreach (var received in upstream.Requests)
+        {
+            using var strict = JsonDocument.Parse(received.Body, new JsonDocumentOptions { AllowDuplicateProperties = false });
+            Assert.Equal(JsonValueKind.Object, strict.RootElement.ValueKind);
+            Assert.Equal("2.0", strict.RootElement.GetProperty("jsonrpc").GetString());
+        }
     }
 }

@@ -159,6 +159,66 @@ public class JsonRpcEnvelopeTests
         Assert.Contains(reasonPart, reason);
     }
 
+    [Theory]
+    [InlineData("""{"jsonrpc":"2.0","jsonrpc":"2.0","id":1,"method":"ping"}""", "\"jsonrpc\"")]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}""", "\"id\"")]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call"}""", "\"method\"")]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a"},"params":{"name":"b"}}""", "\"params\"")]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"result":{},"result":{}}""", "\"result\"")]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"error":{},"error":{}}""", "\"error\"")]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"safe","name":"delete_all"}}""", "\"params.name\"")]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"safe","name":5}}""", "\"params.name\"")]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"a:1","uri":"a:2"}}""", "\"params.uri\"")]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"cursor":"a","cursor":"b"}}""", "\"params.cursor\"")]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{},"_meta":{}}}""", "\"params._meta\"")]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"meth\u006fd":"tools/list","method":"tools/call"}""", "\"method\"")] // an escaped name is the same name
+    public void DuplicateMember_TheEdgeReads_InvalidRequest(string json, string member)
+    {
+        var (status, _, reason) = Parse(json);
+
+        Assert.Equal(JsonRpcParseStatus.InvalidRequest, status);
+        Assert.Equal($"duplicate member {member}", reason);
+    }
+
+    [Theory]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"ping","x":1,"x":2}""")] // not a member the edge reads
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","arguments":{"name":"b","name":"c"}}}""")] // nested deeper
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","_meta":{"k":1,"k":2}}}""")]
+    public void DuplicateMember_TheEdgeDoesNotRead_Ok(string json)
+    {
+        Assert.Equal(JsonRpcParseStatus.Ok, Parse(json).Status);
+    }
+
+    [Theory]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":5}}""", "params.name")]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":{"x":1}}}""", "params.name")]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":true}}""", "params.uri")]
+    [InlineData("""{"params":{"cursor":["a"]},"method":"resources/templates/list","id":1,"jsonrpc":"2.0"}""", "params.cursor")] // params before method
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"cursor":2}}""", "params.cursor")]
+    public void NameUriOrCursor_NotAString_WhereTheMethodDefinesOne_InvalidParams(string json, string member)
+    {
+        var (status, envelope, reason) = Parse(json);
+
+        Assert.Equal(JsonRpcParseStatus.InvalidParams, status);
+        Assert.Equal($"{member} must be a string", reason);
+        Assert.True(envelope.HasId); // the error answers the request's id
+    }
+
+    [Theory]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"x/custom","params":{"name":5,"uri":{},"cursor":[]}}""")] // a method the edge knows nothing of
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","uri":5,"cursor":{}}}""")] // members tools/call does not define
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"cursor":null}}""")] // null is absent
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":null}}""")]
+    public void NameUriOrCursor_OtherMethodsOrNull_Ok(string json)
+    {
+        var body = Encoding.UTF8.GetBytes(json);
+
+        var (status, envelope, _) = Parse(body);
+
+        Assert.Equal(JsonRpcParseStatus.Ok, status);
+        Assert.Null(envelope.GetCursor(body));
+    }
+
     [Fact]
     public void InvalidRequest_KeepsTheIdForTheError()
     {
