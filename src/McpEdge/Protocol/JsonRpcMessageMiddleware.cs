@@ -12,10 +12,12 @@ namespace McpEdge.Protocol;
 /// </summary>
 /// <remarks>
 /// Refusals, each with a JSON-RPC error carrying the request's <c>id</c> when it was read and one
-/// log line with the reason: body larger than the limit → 413 (-32600); not JSON, not UTF-8 or too
-/// deep → 400 (-32700); not a JSON-RPC message, or one with a member the edge reads given twice →
-/// 400 (-32600); a <c>name</c>, <c>uri</c> or <c>cursor</c> of the wrong type → 400 (-32602);
-/// <c>Mcp-Method</c>/<c>Mcp-Name</c>
+/// log line with the reason: body larger than the limit → 413 (-32600); a body Kestrel cannot read
+/// (<see cref="BadHttpRequestException"/>: broken chunked framing, fewer bytes than its
+/// <c>Content-Length</c>, below the minimum data rate) → its status, 400 or 408 (-32700); not JSON,
+/// not UTF-8 or too deep → 400 (-32700); not a JSON-RPC message, or one with a member the edge reads
+/// given twice → 400 (-32600); a <c>name</c>, <c>uri</c> or <c>cursor</c> of the wrong type → 400
+/// (-32602); <c>Mcp-Method</c>/<c>Mcp-Name</c>
 /// not matching the body, or missing on a 2026-07-28 request → 400 (-32020, MCP 2026-07-28
 /// basic/transports/streamable-http.mdx "Server Validation"; an encoded
 /// <c>=?base64?…?=</c> value is decoded first).
@@ -41,8 +43,30 @@ internal sealed partial class JsonRpcMessageMiddleware(RequestDelegate next, Mcp
         return read.IsCompletedSuccessfully ? ParseAndContinue(context, read.Result, limits) : ReadThenParseAsync(context, read, limits);
     }
 
-    private async Task ReadThenParseAsync(HttpContext context, ValueTask<(byte[]? Buffer, int Length)> read, MessageOptions limits) =>
-        await ParseAndContinue(context, await read, limits);
+    private async Task ReadThenParseAsync(HttpContext context, ValueTask<(byte[]? Buffer, int Length)> read, MessageOptions limits)
+    {
+        (byte[]? Buffer, int Length) body;
+        try
+        {
+            body = await read;
+        }
+        catch (BadHttpRequestException ex)
+        {
+            // Kestrel found the body's framing broken (a bad chunk, the body ending before its
+            // Content-Length, too slow a sender): the client's mistake, answered like any other bad
+            // message instead of surfacing as an application error.
+            var reason = $"the request body could not be read ({ex.Message})";
+            LogRejected(logger, RouteServer(context), ex.StatusCode, McpErrorCodes.ParseError, reason);
+            await JsonRpcErrorResponse.WriteAsync(context, ex.StatusCode, McpErrorCodes.ParseError, $"Parse error: {reason}");
+            return;
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException && context.RequestAborted.IsCancellationRequested)
+        {
+            LogClientGone(logger, RouteServer(context), ex.GetType().Name);
+            return;
+        }
+        await ParseAndContinue(context, body, limits);
+    }
 
     private Task ParseAndContinue(HttpContext context, (byte[]? Buffer, int Length) body, MessageOptions limits)
     {
@@ -199,4 +223,7 @@ internal sealed partial class JsonRpcMessageMiddleware(RequestDelegate next, Mcp
 
     [LoggerMessage(EventId = 70, Level = LogLevel.Information, Message = "JSON-RPC message for route {Route} rejected with {Status} ({Code}): {Reason}.")]
     private static partial void LogRejected(ILogger logger, string route, int status, int code, string reason);
+
+    [LoggerMessage(EventId = 71, Level = LogLevel.Information, Message = "JSON-RPC message for route {Route} not read: the client closed the connection while sending it ({ErrorType}).")]
+    private static partial void LogClientGone(ILogger logger, string route, string errorType);
 }

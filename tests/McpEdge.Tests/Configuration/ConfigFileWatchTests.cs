@@ -1,6 +1,6 @@
-using System.Collections.Concurrent;
 using System.Text.Json;
 using McpEdge.Hosting;
+using McpEdge.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -39,12 +39,12 @@ public sealed class ConfigFileWatchTests : IDisposable
         MakeNestedDirectories(McpEdgeApplication.WatchedDirectoryLimit);
         var configFile = Path.Combine(_directory, "mcpedge.json");
         await File.WriteAllTextAsync(configFile, JsonSerializer.Serialize(new { McpEdge = new { Servers = new { s = new { Upstreams = new[] { "http://127.0.0.1:9/mcp" } } } } }));
-        var warnings = new ConcurrentQueue<string>();
+        var logs = new LogCollector(LogLevel.Warning);
         await using var app = McpEdgeApplication.Build(["--config", configFile, "--urls", "http://127.0.0.1:0"],
-            builder => builder.Services.AddSingleton<ILoggerProvider>(new WarningCollector(warnings)));
+            builder => builder.Services.AddSingleton<ILoggerProvider>(logs));
         await app.StartAsync();
 
-        var warning = Assert.Single(warnings, w => w.Contains(configFile, StringComparison.Ordinal));
+        var warning = Assert.Single(logs.Entries.Select(e => e.Message), w => w.Contains(configFile, StringComparison.Ordinal));
         Assert.Contains("or more subdirectories", warning);
         Assert.Contains("DOTNET_USE_POLLING_FILE_WATCHER", warning);
         await app.StopAsync();
@@ -60,30 +60,6 @@ public sealed class ConfigFileWatchTests : IDisposable
             var branch = i % 10;
             var depth = i / 10;
             Directory.CreateDirectory(Path.Combine([_directory, .. Enumerable.Repeat($"d{branch}", depth + 1)]));
-        }
-    }
-
-    private sealed class WarningCollector(ConcurrentQueue<string> warnings) : ILoggerProvider
-    {
-        public ILogger CreateLogger(string categoryName) => new Logger(warnings);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(ConcurrentQueue<string> warnings) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                if (IsEnabled(logLevel))
-                {
-                    warnings.Enqueue(formatter(state, exception));
-                }
-            }
         }
     }
 }

@@ -3,6 +3,8 @@ using System.Text;
 using System.Text.Json;
 using McpEdge.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace McpEdge.Tests.Integration;
 
@@ -224,5 +226,86 @@ public class JsonRpcValidationTests
             Assert.Equal(JsonValueKind.Object, strict.RootElement.ValueKind);
             Assert.Equal("2.0", strict.RootElement.GetProperty("jsonrpc").GetString());
         }
+    }
+
+    /// <summary>
+    /// A body whose HTTP framing is broken is the client's mistake: a JSON-RPC parse error with
+    /// Kestrel's status, or (the client gone before its body ended) an information line, never an
+    /// application error in the log, and the upstream sees nothing (real socket, raw bytes).
+    /// </summary>
+    [Fact]
+    public async Task UnreadableBody_ParseErrorOrClientGone_NotAnApplicationError()
+    {
+        var upstream = await TestUpstream.StartAsync((context, _) => context.Response.WriteAsJsonAsync(new { jsonrpc = "2.0", id = 1, result = new { } }));
+        await using var _ = upstream;
+        var logs = new LogCollector(LogLevel.Information);
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: upstream.Url + "/mcp") } },
+            builder =>
+            {
+                builder.Services.AddSingleton<ILoggerProvider>(logs);
+                builder.Logging.AddFilter<LogCollector>(null, LogLevel.Information); // the edge's tests log from Warning up
+            });
+        const string Head = "POST /mcp/s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n";
+
+        var badChunk = await RawExchangeAsync(edge.BaseAddress, Head + "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", halfClose: false);
+        var shortBody = await RawExchangeAsync(edge.BaseAddress, Head + "Content-Length: 100\r\n\r\n{\"jsonrpc\":\"2.0\",", halfClose: true);
+
+        Assert.StartsWith("HTTP/1.1 400 ", badChunk);
+        using (var error = JsonDocument.Parse(badChunk[(badChunk.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]))
+        {
+            Assert.Equal(-32700, error.RootElement.GetProperty("error").GetProperty("code").GetInt32());
+            Assert.Contains("could not be read", error.RootElement.GetProperty("error").GetProperty("message").GetString());
+        }
+        // Kestrel sees the early end either as the body ending short (a 400 is still written to the
+        // half-closed connection) or as the client aborting (nothing to answer): both are the client's doing.
+        Assert.True(shortBody == "" || shortBody.StartsWith("HTTP/1.1 400 ", StringComparison.Ordinal), shortBody);
+        await edge.StopAsync(); // waits for both requests' pipelines, so their log lines are written
+        Assert.Empty(upstream.Requests);
+        Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error);
+        var lines = logs.Entries.Where(e => e.Category == "McpEdge.Protocol.JsonRpcMessageMiddleware").Select(e => e.Message).ToList();
+        Assert.Equal(2, lines.Count);
+        Assert.Contains("rejected with 400 (-32700): the request body could not be read (Bad chunk size data.)", lines[0]);
+        Assert.True(lines[1].Contains("could not be read (Unexpected end of request content.)", StringComparison.Ordinal)
+            || lines[1].Contains("the client closed the connection while sending it", StringComparison.Ordinal), lines[1]);
+    }
+
+    /// <summary>Sends <paramref name="request"/> as bytes and returns everything the edge sends back until it closes or a Content-Length body is complete (10 s at most).</summary>
+    private static async Task<string> RawExchangeAsync(Uri edge, string request, bool halfClose)
+    {
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await socket.ConnectAsync(edge.Host, edge.Port, timeout.Token);
+        await socket.SendAsync(Encoding.ASCII.GetBytes(request), timeout.Token);
+        if (halfClose)
+        {
+            socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+        }
+        var received = new MemoryStream();
+        var buffer = new byte[4096];
+        while (true)
+        {
+            int read;
+            try
+            {
+                read = await socket.ReceiveAsync(buffer, timeout.Token);
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                break; // reset: what arrived before it is the answer
+            }
+            if (read == 0)
+            {
+                break;
+            }
+            received.Write(buffer, 0, read);
+            var text = Encoding.UTF8.GetString(received.ToArray());
+            var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+            var length = System.Text.RegularExpressions.Regex.Match(text, "(?im)^Content-Length: *([0-9]+)");
+            if (end >= 0 && length.Success && Encoding.UTF8.GetByteCount(text[(end + 4)..]) >= int.Parse(length.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))
+            {
+                break;
+            }
+        }
+        return Encoding.UTF8.GetString(received.ToArray());
     }
 }
