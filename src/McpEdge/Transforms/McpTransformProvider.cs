@@ -3,6 +3,7 @@ using McpEdge.LoadBalancing;
 using McpEdge.Protocol;
 using McpEdge.Sessions;
 using McpEdge.Streaming;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Yarp.ReverseProxy.Transforms;
 using Yarp.ReverseProxy.Transforms.Builder;
@@ -21,7 +22,9 @@ namespace McpEdge.Transforms;
 /// buffer (<see cref="Forwarder.JsonRpcBodyContent"/>).
 /// Response: a new upstream <c>Mcp-Session-Id</c> is sealed with the replica's id; an SSE body is
 /// relayed by <see cref="SseRelay"/> (which also rewrites the HTTP+SSE <c>endpoint</c> event).
-/// Status codes and bodies otherwise pass through unchanged.
+/// A 204 or 205 loses any <c>Content-Length</c> (RFC 9110 §8.6, §15.3.6); a 101 to a request that
+/// asked for no upgrade becomes a 502 (RFC 9110 §15.2.2). Status codes and bodies otherwise pass
+/// through unchanged.
 /// </remarks>
 public sealed class McpTransformProvider(SessionTokenSealer sealer, SseRelay relay) : ITransformProvider
 {
@@ -74,6 +77,19 @@ public sealed class McpTransformProvider(SessionTokenSealer sealer, SseRelay rel
             if (upstream is null || destination is null)
             {
                 return default;
+            }
+            if (upstream.StatusCode == System.Net.HttpStatusCode.SwitchingProtocols && http.Features.Get<IHttpUpgradeFeature>()?.IsUpgradableRequest != true)
+            {
+                // YARP would pass the 101 on and then fail to upgrade the client's connection, which is left
+                // with a bare 101. Thrown here, it is YARP's ResponseHeaders error: a clean 502 and a warning.
+                throw new InvalidOperationException("The upstream answered 101 Switching Protocols to a request that asked for no upgrade (RFC 9110 §15.2.2).");
+            }
+            if (http.Response.StatusCode is StatusCodes.Status204NoContent or StatusCodes.Status205ResetContent)
+            {
+                // No content, whatever the upstream's Content-Length says (RFC 9110 §8.6: none on a 204;
+                // §15.3.6: no content in a 205). Relayed, Kestrel would end the response as too short: a 500.
+                http.Response.Headers.ContentLength = null;
+                transform.SuppressResponseBody = true;
             }
 
             if (!legacyMessage && http.Response.Headers.TryGetValue(McpHeaders.SessionId, out var upstreamSession) && !StringValues.IsNullOrEmpty(upstreamSession))

@@ -5,7 +5,7 @@ namespace McpEdge.Tests.Infrastructure;
 
 /// <summary>
 /// An <see cref="ILoggerProvider"/> that keeps every entry at <paramref name="minimum"/> or above
-/// (level, category, formatted message with the exception's type), for tests that assert what the
+/// (level, category, formatted message with the exception's type and message), for tests that assert what the
 /// edge logged. Register it with <c>builder.Services.AddSingleton&lt;ILoggerProvider&gt;(collector)</c>.
 /// </summary>
 public sealed class LogCollector(LogLevel minimum) : ILoggerProvider
@@ -31,7 +31,7 @@ public sealed class LogCollector(LogLevel minimum) : ILoggerProvider
         {
             if (IsEnabled(logLevel))
             {
-                collector.Entries.Enqueue((logLevel, category, exception is null ? formatter(state, exception) : $"{formatter(state, exception)} [{exception.GetType().Name}]"));
+                collector.Entries.Enqueue((logLevel, category, exception is null ? formatter(state, exception) : $"{formatter(state, exception)} [{exception.GetType().Name}: {exception.Message}]"));
             }
         }
     }

@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using McpEdge.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace McpEdge.Tests.Integration;
 
@@ -39,6 +41,48 @@ public class PassthroughTests
         {
             Assert.Equal("application/json", response.Content.Headers.ContentType!.MediaType);
         }
+    }
+
+    /// <summary>
+    /// An upstream's 204 or 205 that carries a <c>Content-Length</c> (and bytes after it) reaches the
+    /// client as that status with no content (RFC 9110 §8.6, §15.3.6); relayed as it came, Kestrel
+    /// ended it as a 500 with an application error in the log.
+    /// </summary>
+    [Theory]
+    [InlineData("204 No Content", HttpStatusCode.NoContent)]
+    [InlineData("205 Reset Content", HttpStatusCode.ResetContent)]
+    public async Task NoContentStatus_WithAContentLength_RelayedWithoutContent(string statusLine, HttpStatusCode status)
+    {
+        const string Json = """{"jsonrpc":"2.0","id":1,"result":{}}""";
+        await using var upstream = RawUpstream.Start($"HTTP/1.1 {statusLine}\r\nContent-Length: {Json.Length}\r\nConnection: close\r\n\r\n{Json}");
+        var logs = new LogCollector(LogLevel.Error);
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: upstream.Url + "/mcp") } },
+            builder => builder.Services.AddSingleton<ILoggerProvider>(logs));
+
+        using var response = await edge.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Call(1, "ping")));
+
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("", await response.Content.ReadAsStringAsync());
+        Assert.Equal(1, upstream.Requests);
+        await edge.StopAsync(); // every log line of the exchange written
+        Assert.Empty(logs.Entries);
+    }
+
+    /// <summary>An upstream that answers a POST with 101 Switching Protocols (no upgrade was asked for) gets the client a 502, not a bare 101.</summary>
+    [Fact]
+    public async Task UnaskedUpgrade_502()
+    {
+        await using var upstream = RawUpstream.Start("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+        var logs = new LogCollector(LogLevel.Warning);
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: upstream.Url + "/mcp") } },
+            builder => builder.Services.AddSingleton<ILoggerProvider>(logs));
+
+        using var response = await edge.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Call(1, "ping")));
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        await edge.StopAsync();
+        Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error);
+        Assert.Contains(logs.Entries, e => e.Message.Contains("asked for no upgrade", StringComparison.Ordinal));
     }
 
     [Fact]
