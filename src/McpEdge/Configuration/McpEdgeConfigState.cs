@@ -6,7 +6,8 @@ namespace McpEdge.Configuration;
 
 /// <summary>
 /// Holds the last valid <see cref="McpEdgeOptions"/> and reloads it when the configuration
-/// changes (e.g. the JSON file, with <c>reloadOnChange</c>). An invalid change is logged with
+/// changes (e.g. the JSON file, with <c>reloadOnChange</c>). An invalid change, or a file that no
+/// longer parses (<see cref="LastGoodJsonConfigurationProvider.ReloadError"/>), is logged with
 /// every reason and the last good options stay in force; an invalid configuration at
 /// construction (start-up) throws <see cref="McpEdgeConfigurationException"/>.
 /// </summary>
@@ -66,6 +67,12 @@ public sealed partial class McpEdgeConfigState : IDisposable
     {
         lock (_reloadLock)
         {
+            if ((_configuration as IConfigurationRoot)?.Providers.OfType<LastGoodJsonConfigurationProvider>().Select(p => p.ReloadError).FirstOrDefault(e => e is not null) is { } unreadable)
+            {
+                LogRejected(_logger, unreadable);
+                Rejected?.Invoke([unreadable]);
+                return;
+            }
             var (options, errors) = Load();
             if (errors.Count > 0)
             {

@@ -46,7 +46,17 @@ public static partial class McpEdgeApplication
             {
                 throw new McpEdgeConfigurationException([$"{ConfigFileKey}: the configuration file '{fullPath}' does not exist."]);
             }
-            builder.Configuration.AddJsonFile(fullPath, optional: false, reloadOnChange: true);
+            var source = new LastGoodJsonConfigurationSource { Path = fullPath, Optional = false, ReloadOnChange = true };
+            source.ResolveFileProvider();
+            try
+            {
+                ((IConfigurationBuilder)builder.Configuration).Add(source); // loads the file now
+            }
+            catch (InvalidDataException ex)
+            {
+                var reason = ex.InnerException?.InnerException?.Message ?? ex.InnerException?.Message ?? ex.Message;
+                throw new McpEdgeConfigurationException([$"{ConfigFileKey}: the configuration file '{fullPath}' is not a JSON object: {reason}"]);
+            }
             // Environment variables and the command line keep precedence over the file.
             builder.Configuration.AddEnvironmentVariables();
             builder.Configuration.AddCommandLine(args);

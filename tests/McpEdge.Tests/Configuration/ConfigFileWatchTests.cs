@@ -1,4 +1,5 @@
 using System.Text.Json;
+using McpEdge.Configuration;
 using McpEdge.Hosting;
 using McpEdge.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -48,6 +49,22 @@ public sealed class ConfigFileWatchTests : IDisposable
         Assert.Contains("or more subdirectories", warning);
         Assert.Contains("DOTNET_USE_POLLING_FILE_WATCHER", warning);
         await app.StopAsync();
+    }
+
+    [Theory]
+    [InlineData("", "does not contain any JSON tokens")]
+    [InlineData("""{"McpEdge": {"Servers": {""", "an open JSON object or array that should be closed. LineNumber: 0")]
+    [InlineData("[1]", "Top-level JSON element must be an object")]
+    public void A_file_that_does_not_parse_is_a_configuration_error_at_start_up(string text, string reason)
+    {
+        var configFile = Path.Combine(_directory, "mcpedge.json");
+        File.WriteAllText(configFile, text);
+
+        var ex = Assert.Throws<McpEdgeConfigurationException>(() => McpEdgeApplication.Build(["--config", configFile, "--urls", "http://127.0.0.1:0"]));
+
+        Assert.StartsWith($"Invalid McpEdge configuration:", ex.Message);
+        Assert.Contains($"config: the configuration file '{configFile}' is not a JSON object: ", ex.Message);
+        Assert.Contains(reason, ex.Message);
     }
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);

@@ -114,8 +114,23 @@ public sealed class TestEdge : IAsyncDisposable
     /// <summary>Rewrites the configuration file without waiting (for changes that must be rejected).</summary>
     public Task WriteConfigAsync(object mcpEdgeSection) => WriteConfigAsync(_configFile, mcpEdgeSection);
 
+    /// <summary>Writes <paramref name="text"/> as the configuration file, as it is (for files that do not parse).</summary>
+    public Task WriteConfigTextAsync(string text) => WriteAtomicallyAsync(_configFile, text);
+
     private static Task WriteConfigAsync(string file, object section) =>
-        File.WriteAllTextAsync(file, JsonSerializer.Serialize(new { McpEdge = section }));
+        WriteAtomicallyAsync(file, JsonSerializer.Serialize(new { McpEdge = section }));
+
+    /// <summary>
+    /// Writes a new file beside <paramref name="file"/> and renames it over it, as a Kubernetes
+    /// ConfigMap update does: the edge's watcher never reads a file truncated but not yet written
+    /// (which it would rightly reject as not JSON).
+    /// </summary>
+    private static async Task WriteAtomicallyAsync(string file, string text)
+    {
+        var next = file + ".next";
+        await File.WriteAllTextAsync(next, text);
+        File.Move(next, file, overwrite: true);
+    }
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()

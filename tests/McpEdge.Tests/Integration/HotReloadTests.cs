@@ -2,6 +2,7 @@ using System.Net;
 using McpEdge.Configuration;
 using McpEdge.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace McpEdge.Tests.Integration;
@@ -76,5 +77,37 @@ public class HotReloadTests
         using var response = await edge.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Call(1, "ping")));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Single(a.Requests);
+    }
+
+    /// <summary>
+    /// A half-saved file (not JSON) is a rejected change with the reader's reason, and the file's
+    /// settings stay for every reader of the configuration (.NET's own provider empties them and
+    /// logs nothing); the next valid save applies.
+    /// </summary>
+    [Fact]
+    public async Task FileThatDoesNotParse_Rejected_SettingsStay_NextValidSaveApplies()
+    {
+        await using var a = await TestUpstream.StartAsync((context, _) => context.Response.WriteAsJsonAsync(new { replica = "a" }));
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: a.Url + "/mcp") } });
+        var state = edge.Services.GetRequiredService<McpEdgeConfigState>();
+        var rejected = new TaskCompletionSource<IReadOnlyList<string>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        state.Rejected += errors => rejected.TrySetResult(errors);
+
+        await edge.WriteConfigTextAsync("""{"McpEdge": {"Servers": {"s": {"Upstr""");
+        var errors = await rejected.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Contains("does not parse, so its previous contents stay", Assert.Single(errors));
+        Assert.Equal(a.Url + "/mcp", edge.Services.GetRequiredService<IConfiguration>()["McpEdge:Servers:s:Upstreams:0"]);
+        using (var response = await edge.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Call(1, "ping"))))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await edge.ReloadAsync(new { Servers = new { t = Mcp.Server(upstreams: a.Url + "/mcp") } });
+
+        using var moved = await edge.Client.SendAsync(Mcp.Post("/mcp/t", Mcp.Call(2, "ping")));
+        using var gone = await edge.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Call(3, "ping")));
+        Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
     }
 }
