@@ -1,14 +1,43 @@
 using McpEdge.Configuration;
 using McpEdge.Hosting;
 
+WebApplication app;
 try
 {
-    var app = McpEdgeApplication.Build(args);
-    await app.RunAsync();
-    return 0;
+    app = McpEdgeApplication.Build(args);
 }
 catch (McpEdgeConfigurationException ex)
 {
     await Console.Error.WriteLineAsync(ex.Message);
     return 2;
 }
+
+await using (app)
+{
+    try
+    {
+        await app.StartAsync();
+    }
+    catch (McpEdgeConfigurationException ex)
+    {
+        await Console.Error.WriteLineAsync(ex.Message);
+        return 2;
+    }
+    catch (Exception ex)
+    {
+        // Nothing is served yet: the listeners could not start (an address in use, a URL Kestrel cannot
+        // parse, HTTPS without a certificate), or a start-up step failed. One line and exit code 2, as for
+        // an invalid configuration, instead of an unhandled exception and an aborted runtime (the host has
+        // logged the exception with its stack as "Hosting failed to start").
+        var reason = ex.InnerException is { } inner && !ex.Message.Contains(inner.Message, StringComparison.Ordinal) ? $"{ex.Message} {inner.Message}" : ex.Message;
+        if (reason.Contains("No server certificate was specified", StringComparison.Ordinal))
+        {
+            // Kestrel's own advice (a developer certificate) does not apply to an edge.
+            reason = "an https:// listener needs a certificate: set McpEdge:Tls:CertificateFile and McpEdge:Tls:KeyFile (README, \"Listeners: TLS and HTTP/2\").";
+        }
+        await Console.Error.WriteLineAsync($"McpEdge could not start (urls: {app.Configuration["urls"]}): {reason}");
+        return 2;
+    }
+    await app.WaitForShutdownAsync();
+}
+return 0;

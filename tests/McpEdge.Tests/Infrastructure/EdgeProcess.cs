@@ -36,27 +36,8 @@ public sealed class EdgeProcess : IAsyncDisposable
     /// </summary>
     public static async Task<EdgeProcess> StartAsync(object mcpEdgeSection, object? logging = null)
     {
-        // In a directory of its own: the edge watches its configuration file's directory, subdirectories included.
-        var configFile = Path.Combine(Directory.CreateTempSubdirectory("mcpedge-process-").FullName, "mcpedge.json");
-        await File.WriteAllTextAsync(configFile, JsonSerializer.Serialize(new
-        {
-            Logging = logging ?? new { LogLevel = new { Default = "Warning", McpEdge = "Information" } },
-            McpEdge = mcpEdgeSection,
-        }));
         var port = PeerProcess.FreePort();
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "McpEdge.dll"), "--config", configFile, "--urls", $"http://127.0.0.1:{port}"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        // No diagnostic IPC: a runtime ended by SIGKILL (DisposeAsync) leaves its socket and debug pipes in /tmp.
-        start.Environment["DOTNET_EnableDiagnostics"] = "0";
-        var process = Process.Start(start)!;
-        var edge = new EdgeProcess(process, configFile, new Uri($"http://127.0.0.1:{port}/"));
-        process.OutputDataReceived += (_, e) => edge.Received(e.Data);
-        process.ErrorDataReceived += (_, e) => edge.Received(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var edge = await LaunchAsync(mcpEdgeSection, logging, $"http://127.0.0.1:{port}");
         try
         {
             await edge.WaitHealthyAsync(TimeSpan.FromSeconds(30));
@@ -66,6 +47,38 @@ public sealed class EdgeProcess : IAsyncDisposable
             await edge.DisposeAsync();
             throw;
         }
+        return edge;
+    }
+
+    /// <summary>
+    /// Starts the edge listening on <paramref name="urls"/> (as given to <c>--urls</c>) without waiting for
+    /// it, for start-ups that must fail: then <see cref="WaitForExitAsync"/> and <see cref="Output"/>.
+    /// </summary>
+    public static Task<EdgeProcess> LaunchAsync(object mcpEdgeSection, string urls) => LaunchAsync(mcpEdgeSection, null, urls);
+
+    private static async Task<EdgeProcess> LaunchAsync(object mcpEdgeSection, object? logging, string urls)
+    {
+        // In a directory of its own: the edge watches its configuration file's directory, subdirectories included.
+        var configFile = Path.Combine(Directory.CreateTempSubdirectory("mcpedge-process-").FullName, "mcpedge.json");
+        await File.WriteAllTextAsync(configFile, JsonSerializer.Serialize(new
+        {
+            Logging = logging ?? new { LogLevel = new { Default = "Warning", McpEdge = "Information" } },
+            McpEdge = mcpEdgeSection,
+        }));
+        var baseAddress = Uri.TryCreate(urls, UriKind.Absolute, out var uri) ? uri : new Uri("http://127.0.0.1/");
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "McpEdge.dll"), "--config", configFile, "--urls", urls])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        // No diagnostic IPC: a runtime ended by SIGKILL (DisposeAsync) leaves its socket and debug pipes in /tmp.
+        start.Environment["DOTNET_EnableDiagnostics"] = "0";
+        var process = Process.Start(start)!;
+        var edge = new EdgeProcess(process, configFile, new Uri(baseAddress.GetLeftPart(UriPartial.Authority) + "/"));
+        process.OutputDataReceived += (_, e) => edge.Received(e.Data);
+        process.ErrorDataReceived += (_, e) => edge.Received(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
         return edge;
     }
 
@@ -150,10 +163,11 @@ public sealed class EdgeProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>The exit code once the process has ended by itself; fails after <paramref name="patience"/>.</summary>
+    /// <summary>The exit code once the process has ended by itself (and its output has been read); fails after <paramref name="patience"/>.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan patience)
     {
         await _process.WaitForExitAsync().WaitAsync(patience);
+        _process.WaitForExit(); // the redirected output, to its end
         return _process.ExitCode;
     }
 
