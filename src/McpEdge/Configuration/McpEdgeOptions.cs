@@ -468,6 +468,14 @@ public sealed record SecurityOptions
     /// </summary>
     public bool StatusFromAnyAddress { get; init; }
 
+    /// <summary>
+    /// Load balancers and proxies in front of the edge whose <c>X-Forwarded-For</c> is believed: IP
+    /// addresses (<c>10.0.3.7</c>) or CIDR networks (<c>10.0.0.0/8</c>, <c>fd00::/8</c>). The client
+    /// address is then the rightmost one in the header that no trusted hop added
+    /// (<see cref="Security.TrustedProxiesMiddleware"/>). Default: none, the header is ignored.
+    /// </summary>
+    public List<string> TrustedProxies { get; init; } = [];
+
     /// <summary>The host list used when <see cref="AllowedHosts"/> is empty.</summary>
     public static readonly IReadOnlyList<string> DefaultAllowedHosts = ["localhost", "127.0.0.1", "[::1]"];
 

@@ -212,6 +212,13 @@ public static partial class McpEdgeOptionsValidator
                 errors.Add($"{prefix}:Security:AllowedOrigins:{i}: '{origin}' must be '*' or an origin such as https://app.example.com (scheme, host and optional port, nothing else).");
             }
         }
+        for (var i = 0; i < options.Security.TrustedProxies.Count; i++)
+        {
+            if (!Security.TrustedProxiesMiddleware.IsAddressOrNetwork(options.Security.TrustedProxies[i]))
+            {
+                errors.Add($"{prefix}:Security:TrustedProxies:{i}: '{options.Security.TrustedProxies[i]}' is not an IP address or a CIDR network such as 10.0.0.0/8.");
+            }
+        }
         for (var i = 0; i < options.Security.AllowedHosts.Count; i++)
         {
             if (string.IsNullOrWhiteSpace(options.Security.AllowedHosts[i]) || options.Security.AllowedHosts[i].Contains('/'))

@@ -143,6 +143,7 @@ public static partial class McpEdgeApplication
         app.Services.GetRequiredService<Telemetry.EdgeMetrics>();
         app.Services.GetRequiredService<Telemetry.OtlpExport>();
 
+        app.UseMiddleware<TrustedProxiesMiddleware>();
         app.UseMiddleware<OperationalEndpointsMiddleware>();
         app.UseMiddleware<HostOriginGuardMiddleware>();
         app.MapReverseProxy(proxy =>

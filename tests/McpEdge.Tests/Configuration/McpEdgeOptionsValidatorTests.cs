@@ -20,6 +20,33 @@ public class McpEdgeOptionsValidatorTests
         Assert.Empty(Validate(WithServer("ok", new McpServerOptions { Upstreams = ["http://127.0.0.1:1/mcp"] })));
     }
 
+    [Theory]
+    [InlineData("10.0.3.7", true)]
+    [InlineData("10.0.0.0/8", true)]
+    [InlineData("fd00::/8", true)]
+    [InlineData("::1", true)]
+    [InlineData("10", false)] // IPAddress.TryParse alone reads this as 0.0.0.10
+    [InlineData("10.0.0.1/8", false)] // bits set past the prefix
+    [InlineData("10.0.0.0/33", false)]
+    [InlineData("proxy.internal", false)]
+    [InlineData("", false)]
+    public void Validate_TrustedProxies_AddressesOrCidrNetworks(string entry, bool valid)
+    {
+        var options = WithServer("s", new McpServerOptions { Upstreams = ["http://127.0.0.1:1/mcp"] });
+        options.Security.TrustedProxies.Add(entry);
+
+        var errors = Validate(options);
+
+        if (valid)
+        {
+            Assert.Empty(errors);
+        }
+        else
+        {
+            Assert.Equal($"McpEdge:Security:TrustedProxies:0: '{entry}' is not an IP address or a CIDR network such as 10.0.0.0/8.", Assert.Single(errors));
+        }
+    }
+
     [Fact]
     public void Validate_NoServers_NamesServersSection()
     {
