@@ -56,7 +56,7 @@ public sealed record TlsOptions
     /// <summary>PEM file with the certificate's private key, unencrypted (PKCS#8 <c>PRIVATE KEY</c>, PKCS#1 <c>RSA PRIVATE KEY</c> or SEC1 <c>EC PRIVATE KEY</c>).</summary>
     public string? KeyFile { get; init; }
 
-    /// <summary>Time between two looks at the files. Default 30 s.</summary>
+    /// <summary>Time between two looks at the files, these and every server's <see cref="McpServerOptions.UpstreamTls"/> files. Default 30 s.</summary>
     public TimeSpan CheckInterval { get; init; } = TimeSpan.FromSeconds(30);
 }
 
@@ -266,6 +266,31 @@ public sealed record StreamingOptions
     public int RelayBufferBytes { get; init; } = DefaultRelayBufferBytes;
 }
 
+/// <summary>
+/// TLS towards a server's <c>https://</c> replicas, for the proxied requests and the health probes
+/// alike (<see cref="Forwarder.UpstreamTlsContext"/>). The files are PEM, as in a Kubernetes TLS
+/// secret; they are read again when they change, for new connections.
+/// </summary>
+public sealed record UpstreamTlsOptions
+{
+    /// <summary>
+    /// The certificate authorities trusted for the replicas' certificates (PEM, one or more), instead
+    /// of the system's trust store: for replicas whose certificates a private CA issued. The host
+    /// name is checked as always. Default: none, the system's trust store.
+    /// </summary>
+    public string? CaFile { get; init; }
+
+    /// <summary>The edge's client certificate for replicas that require one (mTLS), PEM, then its intermediates. With <see cref="KeyFile"/>.</summary>
+    public string? CertificateFile { get; init; }
+
+    /// <summary>The unencrypted PKCS#8 or PKCS#1/SEC1 private key of <see cref="CertificateFile"/>, PEM.</summary>
+    public string? KeyFile { get; init; }
+
+    /// <summary>True when any file is set.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool IsSet => !string.IsNullOrEmpty(CaFile) || !string.IsNullOrEmpty(CertificateFile) || !string.IsNullOrEmpty(KeyFile);
+}
+
 /// <summary>One MCP server: a stable public path on the edge and one or more upstream replicas behind it.</summary>
 public sealed record McpServerOptions
 {
@@ -292,6 +317,9 @@ public sealed record McpServerOptions
     /// Health probes use the same version.
     /// </summary>
     public string UpstreamHttpVersion { get; init; } = UpstreamHttpVersions.Auto;
+
+    /// <summary>TLS towards this server's <c>https://</c> replicas: a private CA, a client certificate (mTLS).</summary>
+    public UpstreamTlsOptions UpstreamTls { get; init; } = new();
 
     /// <summary>
     /// The load-balancing policy for requests that carry no session (a session always goes to its

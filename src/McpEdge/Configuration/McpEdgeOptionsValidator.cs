@@ -93,6 +93,8 @@ public static partial class McpEdgeOptionsValidator
                 }
             }
 
+            ValidateUpstreamTls(errors, at, server);
+
             if (!policyNames.Contains(server.LoadBalancingPolicy, StringComparer.OrdinalIgnoreCase))
             {
                 errors.Add($"{at}:LoadBalancingPolicy: '{server.LoadBalancingPolicy}' is not a known policy; use one of {string.Join(", ", policyNames.Order())}.");
@@ -309,6 +311,31 @@ public static partial class McpEdgeOptionsValidator
         if (batches.MaxConcurrency is < 1 or > 256)
         {
             errors.Add($"{at}:Batches:MaxConcurrency: '{batches.MaxConcurrency}' must be between 1 and 256 (default 4).");
+        }
+    }
+
+    /// <summary>The upstream TLS files exist and pair up, and the server has an https:// replica for them (their contents are loaded by <see cref="Forwarder.UpstreamTlsStore"/>).</summary>
+    private static void ValidateUpstreamTls(List<string> errors, string at, McpServerOptions server)
+    {
+        var tls = server.UpstreamTls;
+        if (tls is not { IsSet: true })
+        {
+            return;
+        }
+        if (string.IsNullOrEmpty(tls.CertificateFile) != string.IsNullOrEmpty(tls.KeyFile))
+        {
+            errors.Add($"{at}:UpstreamTls: CertificateFile and KeyFile go together; set both (the client certificate and its key, PEM) or neither.");
+        }
+        foreach (var (name, file) in new[] { ("CaFile", tls.CaFile), ("CertificateFile", tls.CertificateFile), ("KeyFile", tls.KeyFile) })
+        {
+            if (!string.IsNullOrEmpty(file) && !File.Exists(file))
+            {
+                errors.Add($"{at}:UpstreamTls:{name}: the file '{file}' does not exist.");
+            }
+        }
+        if (!server.Upstreams.Any(u => u.StartsWith("https://", StringComparison.OrdinalIgnoreCase)))
+        {
+            errors.Add($"{at}:UpstreamTls: applies to https:// replicas, and this server has none.");
         }
     }
 

@@ -36,6 +36,9 @@ public static class McpProxyConfigBuilder
         public const string RouteKind = "McpEdge.RouteKind";
         /// <summary>The connect timeout in milliseconds (cluster), read by <c>McpForwarderHttpClientFactory</c>.</summary>
         public const string ConnectTimeoutMs = "McpEdge.ConnectTimeoutMs";
+
+        /// <summary>The fingerprint of the server's upstream TLS files (cluster), when it sets <see cref="McpServerOptions.UpstreamTls"/>: a new one rebuilds the HTTP client (<c>McpForwarderHttpClientFactory</c>).</summary>
+        public const string UpstreamTls = "McpEdge.UpstreamTls";
         /// <summary><see cref="LoadBalancingOptions.LatencyHalfLife"/> in milliseconds (cluster).</summary>
         public const string LatencyHalfLifeMs = "McpEdge.LatencyHalfLifeMs";
         /// <summary><see cref="LoadBalancingOptions.FailurePenalty"/> in milliseconds (cluster).</summary>
@@ -77,7 +80,9 @@ public static class McpProxyConfigBuilder
         (upstream.Authority + upstream.AbsolutePath).TrimEnd('/').ToLowerInvariant();
 
     /// <summary>Builds the routes and clusters. The options must have passed <see cref="McpEdgeOptionsValidator"/>.</summary>
-    public static (IReadOnlyList<RouteConfig> Routes, IReadOnlyList<ClusterConfig> Clusters) Build(McpEdgeOptions options)
+    /// <param name="options">The options in force.</param>
+    /// <param name="upstreamTlsFingerprint">A server's upstream TLS fingerprint (<see cref="Forwarder.UpstreamTlsContext.Fingerprint"/>), null without; it goes into the cluster's metadata.</param>
+    public static (IReadOnlyList<RouteConfig> Routes, IReadOnlyList<ClusterConfig> Clusters) Build(McpEdgeOptions options, Func<string, string?>? upstreamTlsFingerprint = null)
     {
         var routes = new List<RouteConfig>();
         var clusters = new List<ClusterConfig>();
@@ -110,6 +115,22 @@ public static class McpProxyConfigBuilder
             }
 
             var httpVersion = UpstreamHttpVersions.Resolve(server.UpstreamHttpVersion);
+            var clusterMetadata = new Dictionary<string, string>
+            {
+                [MetadataKeys.Server] = name,
+                [MetadataKeys.ConnectTimeoutMs] = Invariant((long)server.Timeouts.Connect.TotalMilliseconds),
+                [MetadataKeys.LatencyHalfLifeMs] = Invariant((long)server.LoadBalancing.LatencyHalfLife.TotalMilliseconds),
+                [MetadataKeys.FailurePenaltyMs] = Invariant((long)server.LoadBalancing.FailurePenalty.TotalMilliseconds),
+                [MetadataKeys.HashKey] = server.LoadBalancing.HashKey,
+                [MetadataKeys.LoadFactor] = server.LoadBalancing.LoadFactor.ToString("R", CultureInfo.InvariantCulture),
+                [MetadataKeys.VirtualNodes] = Invariant(server.LoadBalancing.VirtualNodes),
+                [MetadataKeys.ConsecutiveFailures] = Invariant(server.HealthCheck.Passive.ConsecutiveFailures),
+                [MetadataKeys.Failover] = server.Failover ? "true" : "false",
+            };
+            if (upstreamTlsFingerprint?.Invoke(name) is { } fingerprint)
+            {
+                clusterMetadata[MetadataKeys.UpstreamTls] = fingerprint;
+            }
             clusters.Add(new ClusterConfig
             {
                 ClusterId = name,
@@ -136,18 +157,7 @@ public static class McpProxyConfigBuilder
                         ReactivationPeriod = server.HealthCheck.Passive.ReactivationPeriod,
                     },
                 },
-                Metadata = new Dictionary<string, string>
-                {
-                    [MetadataKeys.Server] = name,
-                    [MetadataKeys.ConnectTimeoutMs] = Invariant((long)server.Timeouts.Connect.TotalMilliseconds),
-                    [MetadataKeys.LatencyHalfLifeMs] = Invariant((long)server.LoadBalancing.LatencyHalfLife.TotalMilliseconds),
-                    [MetadataKeys.FailurePenaltyMs] = Invariant((long)server.LoadBalancing.FailurePenalty.TotalMilliseconds),
-                    [MetadataKeys.HashKey] = server.LoadBalancing.HashKey,
-                    [MetadataKeys.LoadFactor] = server.LoadBalancing.LoadFactor.ToString("R", CultureInfo.InvariantCulture),
-                    [MetadataKeys.VirtualNodes] = Invariant(server.LoadBalancing.VirtualNodes),
-                    [MetadataKeys.ConsecutiveFailures] = Invariant(server.HealthCheck.Passive.ConsecutiveFailures),
-                    [MetadataKeys.Failover] = server.Failover ? "true" : "false",
-                },
+                Metadata = clusterMetadata,
             });
         }
         return (routes, clusters);

@@ -11,15 +11,18 @@ namespace McpEdge.Configuration;
 /// </summary>
 public sealed class McpProxyConfigProvider : IProxyConfigProvider, IDisposable
 {
-    private readonly McpEdgeConfigState _state;
+    private readonly Forwarder.UpstreamTlsStore _tls;
     private volatile Snapshot _snapshot;
 
-    /// <summary>Builds the first snapshot and follows changes.</summary>
-    public McpProxyConfigProvider(McpEdgeConfigState state)
+    /// <summary>
+    /// Builds the first snapshot and follows changes: every configuration change, and every change of
+    /// a server's upstream TLS files, both announced by <paramref name="tls"/> once it has loaded them.
+    /// </summary>
+    public McpProxyConfigProvider(McpEdgeConfigState state, Forwarder.UpstreamTlsStore tls)
     {
-        _state = state;
-        _snapshot = new Snapshot(state.Current);
-        _state.Changed += OnChanged;
+        _tls = tls;
+        _snapshot = new Snapshot(state.Current, tls);
+        _tls.Changed += OnChanged;
     }
 
     /// <inheritdoc />
@@ -28,20 +31,20 @@ public sealed class McpProxyConfigProvider : IProxyConfigProvider, IDisposable
     private void OnChanged(McpEdgeOptions options)
     {
         var previous = _snapshot;
-        _snapshot = new Snapshot(options);
+        _snapshot = new Snapshot(options, _tls);
         previous.Signal();
     }
 
     /// <inheritdoc />
-    public void Dispose() => _state.Changed -= OnChanged;
+    public void Dispose() => _tls.Changed -= OnChanged;
 
     private sealed class Snapshot : IProxyConfig
     {
         private readonly CancellationTokenSource _changed = new();
 
-        public Snapshot(McpEdgeOptions options)
+        public Snapshot(McpEdgeOptions options, Forwarder.UpstreamTlsStore tls)
         {
-            (Routes, Clusters) = McpProxyConfigBuilder.Build(options);
+            (Routes, Clusters) = McpProxyConfigBuilder.Build(options, server => tls.Get(server)?.Fingerprint);
             ChangeToken = new CancellationChangeToken(_changed.Token);
         }
 

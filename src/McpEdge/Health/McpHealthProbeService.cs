@@ -20,6 +20,7 @@ public sealed partial class McpHealthProbeService : IHostedService, IDisposable
     private readonly IProxyStateLookup _proxyState;
     private readonly IDestinationHealthUpdater _updater;
     private readonly McpHealthProber _prober;
+    private readonly Forwarder.UpstreamTlsStore _tls;
     private readonly TimeProvider _time;
     private readonly ILogger<McpHealthProbeService> _logger;
     private readonly ConcurrentDictionary<(string Server, string Destination), ProbeRecord> _records = new();
@@ -29,8 +30,9 @@ public sealed partial class McpHealthProbeService : IHostedService, IDisposable
 
     /// <summary>Creates the service (started by the host).</summary>
     public McpHealthProbeService(McpEdgeConfigState config, IProxyStateLookup proxyState, IDestinationHealthUpdater updater,
-        McpHealthProber prober, TimeProvider time, ILogger<McpHealthProbeService> logger)
+        McpHealthProber prober, TimeProvider time, ILogger<McpHealthProbeService> logger, Forwarder.UpstreamTlsStore tls)
     {
+        _tls = tls;
         _config = config;
         _proxyState = proxyState;
         _updater = updater;
@@ -150,7 +152,7 @@ public sealed partial class McpHealthProbeService : IHostedService, IDisposable
             ? ProbeKinds.SseEndpoint
             : active.Probe;
         var (result, speaksDiscover) = await _prober.ProbeAsync(new Uri(destination.Model.Config.Address), options.UpstreamHttpVersion, kind, active.Path, active.Timeout,
-            preferSession: record.SpeaksDiscover == false, stopping);
+            preferSession: record.SpeaksDiscover == false, _tls.Get(server), stopping);
         if (speaksDiscover is not null)
         {
             record.SpeaksDiscover = speaksDiscover;

@@ -47,19 +47,22 @@ public sealed class McpHealthProber : IDisposable
 
     private readonly HttpMessageInvoker _client;
     private readonly bool _ownsClient;
+    private readonly Dictionary<Forwarder.UpstreamTlsContext, HttpMessageInvoker> _tlsClients = [];
 
     /// <summary>A prober with its own connection pool (no proxy, no cookies, no redirects).</summary>
     public McpHealthProber()
-        : this(new HttpMessageInvoker(new SocketsHttpHandler
-        {
-            UseProxy = false,
-            UseCookies = false,
-            AllowAutoRedirect = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
-        }), ownsClient: true)
+        : this(new HttpMessageInvoker(NewHandler()), ownsClient: true)
     {
     }
+
+    private static SocketsHttpHandler NewHandler() => new()
+    {
+        UseProxy = false,
+        UseCookies = false,
+        AllowAutoRedirect = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
+    };
 
     /// <summary>A prober over a given client (tests).</summary>
     internal McpHealthProber(HttpMessageInvoker client, bool ownsClient)
@@ -78,13 +81,18 @@ public sealed class McpHealthProber : IDisposable
     /// <param name="preferSession">For <c>auto</c>: skip <c>discover</c> (the replica did not speak it last time).</param>
     /// <param name="cancellationToken">Stops the probe (shutdown).</param>
     /// <returns>The result and, for <c>auto</c>, whether the replica answered <c>discover</c>.</returns>
-    public async Task<(ProbeResult Result, bool? SpeaksDiscover)> ProbeAsync(Uri upstream, string httpVersion, string kind, string? httpPath, TimeSpan timeout, bool preferSession, CancellationToken cancellationToken)
+    public async Task<(ProbeResult Result, bool? SpeaksDiscover)> ProbeAsync(Uri upstream, string httpVersion, string kind, string? httpPath, TimeSpan timeout, bool preferSession, CancellationToken cancellationToken) =>
+        await ProbeAsync(upstream, httpVersion, kind, httpPath, timeout, preferSession, tls: null, cancellationToken);
+
+    /// <summary>As above, over the server's upstream TLS (<paramref name="tls"/>; null for the system's trust and no client certificate), as its proxied requests use it.</summary>
+    public async Task<(ProbeResult Result, bool? SpeaksDiscover)> ProbeAsync(Uri upstream, string httpVersion, string kind, string? httpPath, TimeSpan timeout, bool preferSession,
+        Forwarder.UpstreamTlsContext? tls, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
         var ct = deadline.Token;
-        var target = new Target(upstream, Configuration.UpstreamHttpVersions.Resolve(httpVersion) ?? Configuration.UpstreamHttpVersions.YarpDefault);
+        var target = new Target(upstream, Configuration.UpstreamHttpVersions.Resolve(httpVersion) ?? Configuration.UpstreamHttpVersions.YarpDefault, ClientFor(tls));
         var ran = kind;
         bool? speaksDiscover = null;
         try
@@ -139,7 +147,7 @@ public sealed class McpHealthProber : IDisposable
         const string body = """{"jsonrpc":"2.0","id":"mcpedge-probe-discover","method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"mcpedge-probe","version":"1.0.0"},"io.modelcontextprotocol/clientCapabilities":{}}}}""";
         using var request = Post(upstream, body, ModernRevision, sessionId: null);
         request.Headers.TryAddWithoutValidation(McpHeaders.Method, "server/discover");
-        using var response = await _client.SendAsync(request, ct);
+        using var response = await upstream.Client.SendAsync(request, ct);
         var status = (int)response.StatusCode;
         if (status is 400 or 404 or 405)
         {
@@ -163,7 +171,7 @@ public sealed class McpHealthProber : IDisposable
         string? sessionId;
         string? version;
         using (var request = Post(upstream, initialize, null, null))
-        using (var response = await _client.SendAsync(request, ct))
+        using (var response = await upstream.Client.SendAsync(request, ct))
         {
             if (!response.IsSuccessStatusCode)
             {
@@ -182,7 +190,7 @@ public sealed class McpHealthProber : IDisposable
         try
         {
             using (var request = Post(upstream, """{"jsonrpc":"2.0","method":"notifications/initialized"}""", version, sessionId))
-            using (var response = await _client.SendAsync(request, ct))
+            using (var response = await upstream.Client.SendAsync(request, ct))
             {
                 if (!response.IsSuccessStatusCode)
                 {
@@ -190,7 +198,7 @@ public sealed class McpHealthProber : IDisposable
                 }
             }
             using (var request = Post(upstream, """{"jsonrpc":"2.0","id":"mcpedge-probe-ping","method":"ping"}""", version, sessionId))
-            using (var response = await _client.SendAsync(request, ct))
+            using (var response = await upstream.Client.SendAsync(request, ct))
             {
                 if (!response.IsSuccessStatusCode)
                 {
@@ -221,7 +229,7 @@ public sealed class McpHealthProber : IDisposable
         }
         try
         {
-            using var response = await _client.SendAsync(request, cts.Token);
+            using var response = await upstream.Client.SendAsync(request, cts.Token);
         }
         catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)
         {
@@ -232,7 +240,7 @@ public sealed class McpHealthProber : IDisposable
     private async Task<string?> HttpAsync(Target url, CancellationToken ct)
     {
         using var request = url.Request(HttpMethod.Get);
-        using var response = await _client.SendAsync(request, ct);
+        using var response = await url.Client.SendAsync(request, ct);
         return response.IsSuccessStatusCode ? null : $"GET {url.Uri.PathAndQuery} answered HTTP {(int)response.StatusCode}";
     }
 
@@ -240,7 +248,7 @@ public sealed class McpHealthProber : IDisposable
     {
         using var request = upstream.Request(HttpMethod.Get);
         request.Headers.Accept.Add(EventStream);
-        using var response = await _client.SendAsync(request, ct);
+        using var response = await upstream.Client.SendAsync(request, ct);
         if (!response.IsSuccessStatusCode)
         {
             return $"GET answered HTTP {(int)response.StatusCode}";
@@ -376,6 +384,36 @@ public sealed class McpHealthProber : IDisposable
 
     private static double Elapsed(long started) => Stopwatch.GetElapsedTime(started).TotalMilliseconds;
 
+    /// <summary>
+    /// The client for probes over <paramref name="tls"/>: the shared one without, else one per set of
+    /// TLS files (kept while they are in use: a change of the files makes a new one and ends the old).
+    /// </summary>
+    private HttpMessageInvoker ClientFor(Forwarder.UpstreamTlsContext? tls)
+    {
+        if (tls is null)
+        {
+            return _client;
+        }
+        lock (_tlsClients)
+        {
+            if (_tlsClients.TryGetValue(tls, out var client))
+            {
+                return client;
+            }
+            var handler = NewHandler();
+            tls.Apply(handler.SslOptions);
+            client = new HttpMessageInvoker(handler);
+            // Contexts no longer in use (their files changed) give their clients up.
+            foreach (var stale in _tlsClients.Keys.Where(k => !k.IsCurrent).ToList())
+            {
+                _tlsClients.Remove(stale, out var old);
+                old!.Dispose();
+            }
+            _tlsClients[tls] = client;
+            return client;
+        }
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {
@@ -383,10 +421,18 @@ public sealed class McpHealthProber : IDisposable
         {
             _client.Dispose();
         }
+        lock (_tlsClients)
+        {
+            foreach (var client in _tlsClients.Values)
+            {
+                client.Dispose();
+            }
+            _tlsClients.Clear();
+        }
     }
 
     /// <summary>A replica's URL and the HTTP version and version policy its requests use.</summary>
-    private readonly record struct Target(Uri Uri, (Version Version, HttpVersionPolicy Policy) HttpVersion)
+    private readonly record struct Target(Uri Uri, (Version Version, HttpVersionPolicy Policy) HttpVersion, HttpMessageInvoker Client)
     {
         public HttpRequestMessage Request(HttpMethod method) =>
             new(method, Uri) { Version = HttpVersion.Version, VersionPolicy = HttpVersion.Policy };

@@ -109,6 +109,7 @@ public static partial class McpEdgeApplication
         // (docs/benchmarks.md, issue 6). Without the handler provider it is not added; the policy
         // provider YARP's configuration check asks for stays.
         services.RemoveAll<Microsoft.AspNetCore.Authorization.IAuthorizationHandlerProvider>();
+        services.AddSingleton<UpstreamTlsStore>();
         services.AddSingleton<IForwarderHttpClientFactory, McpForwarderHttpClientFactory>();
 
         // Destination policies, health and failover (McpEdge's, registered beside YARP's own).
@@ -133,6 +134,7 @@ public static partial class McpEdgeApplication
         // Fail at start-up, not on the first request: bind, validate, derive the session keys.
         app.Services.GetRequiredService<McpEdgeConfigState>();
         app.Services.GetRequiredService<SessionTokenSealer>();
+        app.Services.GetRequiredService<UpstreamTlsStore>(); // a server's TLS files that do not load: a configuration error now
         if (app.Services.GetRequiredService<TlsCertificateReloader>().IsEnabled && KestrelCertificateSettings(app.Configuration) is { Count: > 0 } kestrelCertificates)
         {
             throw new McpEdgeConfigurationException([.. kestrelCertificates.Select(key =>

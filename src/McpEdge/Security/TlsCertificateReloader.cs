@@ -34,9 +34,6 @@ namespace McpEdge.Security;
 /// </remarks>
 public sealed partial class TlsCertificateReloader : IDisposable
 {
-    /// <summary>The server-authentication extended key usage (RFC 5280 §4.2.1.12, id-kp-serverAuth).</summary>
-    private const string ServerAuthentication = "1.3.6.1.5.5.7.3.1";
-
     private readonly TlsOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<TlsCertificateReloader> _logger;
@@ -168,44 +165,9 @@ public sealed partial class TlsCertificateReloader : IDisposable
 
     private static InUse? Load((string Certificate, string Key) files, out string? error)
     {
-        error = null;
-        var all = new X509Certificate2Collection();
-        try
+        if (PemCertificates.LoadPair(files.Certificate, files.Key, PemCertificates.ServerAuthentication, "server authentication", out error) is not var (certificate, chain))
         {
-            all.ImportFromPem(files.Certificate);
-        }
-        catch (CryptographicException e)
-        {
-            error = $"the certificate file holds a malformed PEM certificate ({e.Message}).";
             return null;
-        }
-        if (all.Count == 0)
-        {
-            error = "the certificate file holds no PEM certificate (-----BEGIN CERTIFICATE-----).";
-            return null;
-        }
-
-        X509Certificate2 certificate;
-        try
-        {
-            certificate = X509Certificate2.CreateFromPem(files.Certificate, files.Key);
-        }
-        catch (Exception e) when (e is CryptographicException or ArgumentException)
-        {
-            error = $"the key file does not hold the unencrypted private key of the certificate {all[0].Subject} ({e.Message}).";
-            return null;
-        }
-        if (certificate.Extensions.OfType<X509EnhancedKeyUsageExtension>().FirstOrDefault() is { } usage
-            && !usage.EnhancedKeyUsages.Cast<System.Security.Cryptography.Oid>().Any(oid => oid.Value == ServerAuthentication))
-        {
-            error = $"the certificate {certificate.Subject} is not for server authentication (its extended key usage lacks {ServerAuthentication}).";
-            return null;
-        }
-
-        var chain = new X509Certificate2Collection();
-        for (var i = 1; i < all.Count; i++)
-        {
-            chain.Add(all[i]);
         }
         return new InUse(certificate, SslStreamCertificateContext.Create(certificate, chain, offline: true), chain.Count);
     }

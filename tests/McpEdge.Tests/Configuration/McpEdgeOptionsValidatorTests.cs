@@ -48,6 +48,25 @@ public class McpEdgeOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_UpstreamTls_FilesExistPairUpAndNeedAnHttpsReplica()
+    {
+        var options = new McpEdgeOptions();
+        options.Servers["plain"] = new McpServerOptions { Upstreams = ["http://127.0.0.1:1/mcp"], UpstreamTls = new UpstreamTlsOptions { CaFile = "/etc/hosts" } };
+        options.Servers["half"] = new McpServerOptions { Upstreams = ["https://127.0.0.1:1/mcp"], UpstreamTls = new UpstreamTlsOptions { CertificateFile = "/etc/hosts" } };
+        options.Servers["missing"] = new McpServerOptions { Upstreams = ["https://127.0.0.1:1/mcp"], UpstreamTls = new UpstreamTlsOptions { CaFile = "/no/such/ca.crt" } };
+        options.Servers["fine"] = new McpServerOptions { Upstreams = ["https://127.0.0.1:1/mcp"], UpstreamTls = new UpstreamTlsOptions { CaFile = "/etc/hosts" } };
+
+        var errors = Validate(options);
+
+        Assert.Equal(
+        [
+            "McpEdge:Servers:half:UpstreamTls: CertificateFile and KeyFile go together; set both (the client certificate and its key, PEM) or neither.",
+            "McpEdge:Servers:missing:UpstreamTls:CaFile: the file '/no/such/ca.crt' does not exist.",
+            "McpEdge:Servers:plain:UpstreamTls: applies to https:// replicas, and this server has none.",
+        ], errors.Order());
+    }
+
+    [Fact]
     public void Validate_NoServers_NamesServersSection()
     {
         var error = Assert.Single(Validate(new McpEdgeOptions()));

@@ -61,6 +61,25 @@ public sealed class TestCertificates : IDisposable
         return (certificate, key);
     }
 
+    /// <summary>A new client certificate (extended key usage: client authentication) with subject <c>CN={name}</c>, and its key.</summary>
+    public (X509Certificate2 Certificate, ECDsa Key) IssueClient(string name)
+    {
+        var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2")], critical: false));
+        var now = DateTimeOffset.UtcNow;
+        var certificate = request.Create(_intermediate, now.AddMinutes(-3), now.AddMinutes(50), [3, (byte)Interlocked.Increment(ref _serial)]);
+        return (certificate, key);
+    }
+
+    /// <summary>Writes <see cref="Root"/> as <c>ca.crt</c> (a CA bundle of one) and returns its path.</summary>
+    public string WriteRoot()
+    {
+        var file = Path.Combine(Directory, "ca.crt");
+        Replace(file, Root.ExportCertificatePem() + "\n");
+        return file;
+    }
+
     /// <summary>Writes <c>tls.crt</c> (the certificate, then the intermediate), replacing it at once.</summary>
     public void WriteCertificate(X509Certificate2 certificate) =>
         Replace(CertificateFile, certificate.ExportCertificatePem() + "\n" + _intermediate.ExportCertificatePem() + "\n");

@@ -73,6 +73,9 @@ public sealed class TestEdge : IAsyncDisposable
         }
     }
 
+    /// <summary>Completes when YARP has next applied a configuration (from any cause: a reload, changed upstream TLS files).</summary>
+    public Task NextConfigApplied() => _listener.NextApplied();
+
     /// <summary>Rewrites the configuration file and waits (at most 20 s) until YARP has applied the new routes and clusters.</summary>
     public async Task ReloadAsync(object mcpEdgeSection)
     {

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -36,10 +37,16 @@ public sealed class TestUpstream : IAsyncDisposable
     /// <summary>Starts an upstream whose every request is recorded (body read first) and then handled by <paramref name="handler"/>.</summary>
     /// <param name="handler">Answers each request, given its body.</param>
     /// <param name="http2Only">Serve cleartext HTTP/2 with prior knowledge only (an edge with <c>UpstreamHttpVersion: "2"</c>).</param>
-    public static async Task<TestUpstream> StartAsync(Func<HttpContext, string, Task> handler, bool http2Only = false)
+    /// <param name="https">Serve https (<c>https://127.0.0.1:{port}</c>) with these settings: certificate, client certificates.</param>
+    public static async Task<TestUpstream> StartAsync(Func<HttpContext, string, Task> handler, bool http2Only = false, Action<HttpsConnectionAdapterOptions>? https = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.UseUrls(https is null ? "http://127.0.0.1:0" : "https://127.0.0.1:0");
+        if (https is not null)
+        {
+            builder.WebHost.UseKestrelHttpsConfiguration(); // the slim builder leaves https:// addresses out
+            builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(https));
+        }
         if (http2Only)
         {
             builder.WebHost.ConfigureKestrel(k => k.ConfigureEndpointDefaults(l => l.Protocols = HttpProtocols.Http2));
