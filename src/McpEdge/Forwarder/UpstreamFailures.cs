@@ -55,6 +55,34 @@ internal static class UpstreamFailures
         return false;
     }
 
+    /// <summary>
+    /// Gives the edge's own answer to a failed exchange (YARP's 502, 503 or 504, which has no body) a
+    /// JSON-RPC error for a JSON-RPC request, with its <c>id</c>, so that an MCP client's error says
+    /// what happened: -32603 with "Bad Gateway: …", "Service Unavailable: …" or "Gateway Timeout: …"
+    /// naming the MCP server, never a replica's address. Nothing for other messages (a notification
+    /// or response has no answer to carry it), other statuses, or a response already started.
+    /// </summary>
+    public static Task WriteErrorBodyAsync(HttpContext context, string server)
+    {
+        var response = context.Response;
+        if (response.HasStarted || response.StatusCode < StatusCodes.Status500InternalServerError
+            || context.GetForwarderErrorFeature() is not { } error
+            || context.Features.Get<Protocol.JsonRpcMessageFeature>() is not { Kind: Protocol.JsonRpcKind.Request } message)
+        {
+            return Task.CompletedTask;
+        }
+        var text = error.Error switch
+        {
+            ForwarderError.NoAvailableDestinations => $"Service Unavailable: no replica of MCP server '{server}' is available.",
+            ForwarderError.RequestTimedOut => $"Gateway Timeout: the replica of MCP server '{server}' did not answer in time.",
+            ForwarderError.Request when IsConnectFailure(error.Exception) => $"Bad Gateway: the replica of MCP server '{server}' could not be reached.",
+            ForwarderError.Request => $"Bad Gateway: the replica of MCP server '{server}' failed before answering.",
+            ForwarderError.ResponseHeaders => $"Bad Gateway: the replica of MCP server '{server}' sent an answer that cannot be passed on.",
+            _ => $"Bad Gateway: the exchange with MCP server '{server}' failed ({error.Error}).",
+        };
+        return Protocol.JsonRpcErrorResponse.WriteAsync(context, response.StatusCode, Protocol.McpErrorCodes.InternalError, text, message.RawId, null, null);
+    }
+
     /// <summary>Marks an exchange whose upstream failed after the response had started (an SSE stream that broke).</summary>
     public static void MarkStreamFailed(HttpContext context, Exception exception) =>
         context.Features.Set<IForwarderErrorFeature>(new StreamFailure(exception));

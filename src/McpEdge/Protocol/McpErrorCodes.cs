@@ -15,7 +15,7 @@ public static class McpErrorCodes
     public const int LimitExceeded = -32000;
     /// <summary>-32020 HeaderMismatch: <c>Mcp-Method</c>/<c>Mcp-Name</c> missing or not matching the body, with HTTP 400 (MCP 2026-07-28 basic/transports/streamable-http.mdx, "Server Validation").</summary>
     public const int HeaderMismatch = -32020;
-    /// <summary>-32603 Internal error (JSON-RPC 2.0): an element of a split batch that the upstream left unanswered or the edge could not forward.</summary>
+    /// <summary>-32603 Internal error (JSON-RPC 2.0): an element of a split batch that the upstream left unanswered or the edge could not forward, and a request the edge answers 502/503/504 itself (no replica reached, none available, no answer in time).</summary>
     public const int InternalError = -32603;
     /// <summary>-32001 session not found, used with HTTP 404: the signal on which clients start a new session (MCP 2025-11-25 basic/transports.mdx, "Session Management").</summary>
     public const int SessionNotFound = -32001;

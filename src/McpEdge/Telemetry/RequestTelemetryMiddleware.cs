@@ -8,7 +8,8 @@ namespace McpEdge.Telemetry;
 /// (<see cref="EdgeMetrics"/>), opens the request's log scope (<see cref="RequestLogScope"/>: server,
 /// method, tool, replica, session) around the rest of the pipeline, and writes one access-log line
 /// per request (category <see cref="EdgeLogging.AccessCategory"/>, level Information) when it ends.
-/// It also counts the request for the shutdown report (<see cref="Hosting.DrainReporter"/>).
+/// It also counts the request for the shutdown report (<see cref="Hosting.DrainReporter"/>), and gives
+/// YARP's bodiless 502/503/504 a JSON-RPC error (<see cref="Forwarder.UpstreamFailures.WriteErrorBodyAsync"/>).
 /// </summary>
 internal sealed partial class RequestTelemetryMiddleware(RequestDelegate next, EdgeMetrics metrics, Hosting.DrainReporter drain, TimeProvider time, ILoggerFactory loggers)
 {
@@ -28,6 +29,7 @@ internal sealed partial class RequestTelemetryMiddleware(RequestDelegate next, E
         try
         {
             await next(context);
+            await Forwarder.UpstreamFailures.WriteErrorBodyAsync(context, server);
         }
         finally
         {

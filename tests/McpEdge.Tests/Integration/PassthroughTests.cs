@@ -85,6 +85,34 @@ public class PassthroughTests
         Assert.Contains(logs.Entries, e => e.Message.Contains("asked for no upgrade", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// The edge's own 502 for a replica it cannot reach carries a JSON-RPC error for a request (its
+    /// id, the server's name, no replica address), and nothing for a notification.
+    /// </summary>
+    [Fact]
+    public async Task UnreachableReplica_502_WithAJsonRpcErrorForARequest()
+    {
+        int port;
+        using (var closed = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
+        {
+            closed.Start();
+            port = ((IPEndPoint)closed.LocalEndpoint).Port; // free again once stopped: connections are refused
+        }
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: $"http://127.0.0.1:{port}/mcp") } });
+
+        using var request = await edge.Client.SendAsync(Mcp.Post("/mcp/s", """{"jsonrpc":"2.0","id":"call-7","method":"tools/call","params":{"name":"x"}}"""));
+        using var notification = await edge.Client.SendAsync(Mcp.Post("/mcp/s", """{"jsonrpc":"2.0","method":"notifications/initialized"}"""));
+
+        Assert.Equal(HttpStatusCode.BadGateway, request.StatusCode);
+        Assert.Equal("application/json", request.Content.Headers.ContentType?.MediaType);
+        using var error = System.Text.Json.JsonDocument.Parse(await request.Content.ReadAsStringAsync());
+        Assert.Equal("\"call-7\"", error.RootElement.GetProperty("id").GetRawText());
+        Assert.Equal(-32603, error.RootElement.GetProperty("error").GetProperty("code").GetInt32());
+        Assert.Equal("Bad Gateway: the replica of MCP server 's' could not be reached.", error.RootElement.GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal(HttpStatusCode.BadGateway, notification.StatusCode);
+        Assert.Equal("", await notification.Content.ReadAsStringAsync());
+    }
+
     [Fact]
     public async Task McpHeaders_AndBody_ReachUpstreamUnchanged_AtItsOwnPath()
     {

@@ -90,6 +90,10 @@ public class StreamingTests
         release.TrySetResult();
 
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        using var error = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("1", error.RootElement.GetProperty("id").GetRawText());
+        Assert.Equal(-32603, error.RootElement.GetProperty("error").GetProperty("code").GetInt32());
+        Assert.Equal("Gateway Timeout: the replica of MCP server 's' did not answer in time.", error.RootElement.GetProperty("error").GetProperty("message").GetString());
     }
 
     [Fact]
