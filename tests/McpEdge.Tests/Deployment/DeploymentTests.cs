@@ -134,6 +134,17 @@ public class DeploymentTests(ITestOutputHelper output)
         Assert.Equal("/etc/mcpedge/tls/tls.key", tls.GetProperty("KeyFile").GetString());
     }
 
+    [Fact]
+    public async Task Chart_WithAnUpstreamTlsSecret_MountsItReadOnly_ForTheServersToReference()
+    {
+        var result = await ChartCheck.RunAsync("upstreamTls: { secretName: replicas-tls }");
+
+        Assert.True(result.FailedStage is null, $"{result.FailedStage}: {result.Output}");
+        Assert.Matches(@"- name: upstream-tls\n\s+mountPath: /etc/mcpedge/upstream-tls\n\s+readOnly: true", result.Manifest);
+        Assert.Matches(@"- name: upstream-tls\n\s+secret:\n\s+secretName: replicas-tls", result.Manifest);
+        Assert.DoesNotContain("mountPath: /etc/mcpedge/tls\n", result.Manifest); // the listener stays plain
+    }
+
     /// <summary>A broken value fails the check, at the stage that catches it.</summary>
     [Theory]
     [InlineData("service: { port: http }", "schema", "values.service.port: must be integer")]
@@ -144,6 +155,7 @@ public class DeploymentTests(ITestOutputHelper output)
     [InlineData("logging: { format: xml }", "schema", "must be equal to one of the allowed values")]
     [InlineData("threadPoolSpin: sometimes", "schema", "values.threadPoolSpin: must be boolean")]
     [InlineData("tls: { secretName: Edge_TLS }", "schema", "values.tls.secretName: must match pattern")]
+    [InlineData("upstreamTls: { secret: x }", "schema", "must NOT have additional properties")]
     [InlineData("autoscaling: { minReplicas: 5, maxReplicas: 2 }", "kubernetes", "minReplicas > maxReplicas")]
     [InlineData("securityContext: { runAsUser: root }", "kubernetes", "runAsUser must be integer")]
     [InlineData("podSecurityContext: { seccompProfile: { type: Sometimes } }", "kubernetes", "seccompProfile/type must be equal to one of the allowed values")]
