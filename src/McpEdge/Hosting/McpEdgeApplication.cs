@@ -110,6 +110,7 @@ public static partial class McpEdgeApplication
         // provider YARP's configuration check asks for stays.
         services.RemoveAll<Microsoft.AspNetCore.Authorization.IAuthorizationHandlerProvider>();
         services.AddSingleton<UpstreamTlsStore>();
+        services.AddCors();
         services.AddSingleton<IForwarderHttpClientFactory, McpForwarderHttpClientFactory>();
 
         // Destination policies, health and failover (McpEdge's, registered beside YARP's own).
@@ -148,6 +149,7 @@ public static partial class McpEdgeApplication
         app.UseMiddleware<TrustedProxiesMiddleware>();
         app.UseMiddleware<OperationalEndpointsMiddleware>();
         app.UseMiddleware<HostOriginGuardMiddleware>();
+        app.UseMiddleware<CorsMiddleware>();
         app.MapReverseProxy(proxy =>
         {
             proxy.UseMiddleware<Telemetry.RequestTelemetryMiddleware>();
