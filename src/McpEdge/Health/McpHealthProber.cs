@@ -79,12 +79,9 @@ public sealed class McpHealthProber : IDisposable
     /// <param name="httpPath">The path for <c>http</c> probes.</param>
     /// <param name="timeout">The deadline of the whole probe.</param>
     /// <param name="preferSession">For <c>auto</c>: skip <c>discover</c> (the replica did not speak it last time).</param>
+    /// <param name="tls">The server's upstream TLS, as its proxied requests use it; null for the system's trust and no client certificate.</param>
     /// <param name="cancellationToken">Stops the probe (shutdown).</param>
     /// <returns>The result and, for <c>auto</c>, whether the replica answered <c>discover</c>.</returns>
-    public async Task<(ProbeResult Result, bool? SpeaksDiscover)> ProbeAsync(Uri upstream, string httpVersion, string kind, string? httpPath, TimeSpan timeout, bool preferSession, CancellationToken cancellationToken) =>
-        await ProbeAsync(upstream, httpVersion, kind, httpPath, timeout, preferSession, tls: null, cancellationToken);
-
-    /// <summary>As above, over the server's upstream TLS (<paramref name="tls"/>; null for the system's trust and no client certificate), as its proxied requests use it.</summary>
     public async Task<(ProbeResult Result, bool? SpeaksDiscover)> ProbeAsync(Uri upstream, string httpVersion, string kind, string? httpPath, TimeSpan timeout, bool preferSession,
         Forwarder.UpstreamTlsContext? tls, CancellationToken cancellationToken)
     {

@@ -66,12 +66,10 @@ public class HotReloadTests
     {
         await using var a = await TestUpstream.StartAsync((context, _) => context.Response.WriteAsJsonAsync(new { replica = "a" }));
         await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: a.Url + "/mcp") } });
-        var state = edge.Services.GetRequiredService<McpEdgeConfigState>();
-        var rejected = new TaskCompletionSource<IReadOnlyList<string>>(TaskCreationOptions.RunContinuationsAsynchronously);
-        state.Rejected += errors => rejected.TrySetResult(errors);
+        var rejected = NextRejection(edge);
 
         await edge.WriteConfigAsync(new { Servers = new { s = Mcp.Server(upstreams: "ftp://nowhere/mcp") } });
-        var errors = await rejected.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        var errors = await rejected.WaitAsync(TimeSpan.FromSeconds(20));
 
         Assert.StartsWith("McpEdge:Servers:s:Upstreams:0:", Assert.Single(errors));
         using var response = await edge.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Call(1, "ping")));
@@ -89,12 +87,10 @@ public class HotReloadTests
     {
         await using var a = await TestUpstream.StartAsync((context, _) => context.Response.WriteAsJsonAsync(new { replica = "a" }));
         await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: a.Url + "/mcp") } });
-        var state = edge.Services.GetRequiredService<McpEdgeConfigState>();
-        var rejected = new TaskCompletionSource<IReadOnlyList<string>>(TaskCreationOptions.RunContinuationsAsynchronously);
-        state.Rejected += errors => rejected.TrySetResult(errors);
+        var rejected = NextRejection(edge);
 
         await edge.WriteConfigTextAsync("""{"McpEdge": {"Servers": {"s": {"Upstr""");
-        var errors = await rejected.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        var errors = await rejected.WaitAsync(TimeSpan.FromSeconds(20));
 
         Assert.Contains("does not parse, so its previous contents stay", Assert.Single(errors));
         Assert.Equal(a.Url + "/mcp", edge.Services.GetRequiredService<IConfiguration>()["McpEdge:Servers:s:Upstreams:0"]);
@@ -109,5 +105,13 @@ public class HotReloadTests
         using var gone = await edge.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Call(3, "ping")));
         Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+    }
+
+    /// <summary>Completes with the reasons of the next configuration change the edge rejects.</summary>
+    private static Task<IReadOnlyList<string>> NextRejection(TestEdge edge)
+    {
+        var rejected = new TaskCompletionSource<IReadOnlyList<string>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        edge.Services.GetRequiredService<McpEdgeConfigState>().Rejected += errors => rejected.TrySetResult(errors);
+        return rejected.Task;
     }
 }
