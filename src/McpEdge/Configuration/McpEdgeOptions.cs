@@ -291,6 +291,78 @@ public sealed record UpstreamTlsOptions
     public bool IsSet => !string.IsNullOrEmpty(CaFile) || !string.IsNullOrEmpty(CertificateFile) || !string.IsNullOrEmpty(KeyFile);
 }
 
+/// <summary>
+/// The edge as an OAuth 2.1 resource server for one MCP server (MCP 2026-07-28
+/// <c>basic/authorization/index.mdx</c>, "Token Handling"; 2025-11-25 <c>basic/authorization.mdx</c>):
+/// every request must carry <c>Authorization: Bearer</c> with a JWT access token signed by
+/// <see cref="Issuer"/>'s keys, issued for this server (<see cref="Audiences"/>, RFC 8707), unexpired,
+/// and holding every scope of <see cref="Scopes"/>. Otherwise 401 (403 for missing scopes) with a
+/// <c>WWW-Authenticate: Bearer</c> challenge naming the Protected Resource Metadata (RFC 9728), which
+/// the edge serves at <c>/.well-known/oauth-protected-resource</c> followed by the path of
+/// <see cref="Resource"/>. The token's <see cref="PrincipalClaim"/> becomes the principal that rate
+/// limits, stream limits, the list cache and <c>ConsistentHash</c> key on, and sessions are sealed to it.
+/// Off while <see cref="Issuer"/> is empty. Reloads with the configuration.
+/// </summary>
+public sealed record ServerAuthenticationOptions
+{
+    /// <summary>
+    /// The authorization server's issuer identifier (<c>https://auth.example.com</c>, or with a path
+    /// for a tenant), compared exactly with each token's <c>iss</c> and with the <c>issuer</c> of its
+    /// metadata (RFC 8414 §3.3). Empty: the server takes every request without a token, as before.
+    /// </summary>
+    public string? Issuer { get; init; }
+
+    /// <summary>
+    /// The canonical URI of this MCP server as clients see it (RFC 8707 §2, RFC 9728 <c>resource</c>),
+    /// e.g. <c>https://mcp.example.com/mcp/github</c>: the default audience, the <c>resource</c> of the
+    /// metadata document and the base of its URL. Required with <see cref="Issuer"/>.
+    /// </summary>
+    public string? Resource { get; init; }
+
+    /// <summary>The <c>aud</c> values accepted (any one). Default: <see cref="Resource"/> alone. A trailing <c>/</c> is ignored.</summary>
+    public List<string> Audiences { get; init; } = [];
+
+    /// <summary>
+    /// Scopes every request's token must hold (in its <c>scope</c> or <c>scp</c> claim); a token
+    /// without them gets 403 <c>insufficient_scope</c>. Also the challenge's <c>scope</c> and the
+    /// metadata's <c>scopes_supported</c>. Default: none required.
+    /// </summary>
+    public List<string> Scopes { get; init; } = [];
+
+    /// <summary>
+    /// The authorization server's metadata document. Default: the MCP discovery order from
+    /// <see cref="Issuer"/> (RFC 8414 <c>oauth-authorization-server</c>, then OpenID Connect
+    /// <c>openid-configuration</c>; MCP 2026-07-28 <c>authorization-server-discovery.mdx</c>).
+    /// Its <c>jwks_uri</c> gives the signing keys.
+    /// </summary>
+    public string? MetadataAddress { get; init; }
+
+    /// <summary>The signing keys (a JWK Set) read directly, without metadata. Not with <see cref="MetadataAddress"/>.</summary>
+    public string? JwksUri { get; init; }
+
+    /// <summary>Fetch metadata and keys over https only. Default true; false for an in-cluster or test authorization server on http.</summary>
+    public bool RequireHttpsMetadata { get; init; } = true;
+
+    /// <summary>The claim that names the principal. Default <c>sub</c>. A token without it gets 401.</summary>
+    public string PrincipalClaim { get; init; } = "sub";
+
+    /// <summary>Tolerance for <c>exp</c> and <c>nbf</c> against the edge's clock. Default 1 minute, at most 10.</summary>
+    public TimeSpan ClockSkew { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Pass the validated <c>Authorization</c> header on to the replicas (which may check it again).
+    /// Default true; false strips it, for replicas that trust the edge. Other tokens never reach them.
+    /// </summary>
+    public bool ForwardAuthorization { get; init; } = true;
+
+    /// <summary>How often the metadata and keys are fetched again. Default 1 hour (at least 5 minutes); a token signed by an unknown key fetches them sooner, at most every 30 s.</summary>
+    public TimeSpan KeysRefreshInterval { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>True when authentication is on (<see cref="Issuer"/> set).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool IsEnabled => !string.IsNullOrEmpty(Issuer);
+}
+
 /// <summary>One MCP server: a stable public path on the edge and one or more upstream replicas behind it.</summary>
 public sealed record McpServerOptions
 {
@@ -320,6 +392,9 @@ public sealed record McpServerOptions
 
     /// <summary>TLS towards this server's <c>https://</c> replicas: a private CA, a client certificate (mTLS).</summary>
     public UpstreamTlsOptions UpstreamTls { get; init; } = new();
+
+    /// <summary>Bearer-token authentication of this server's clients (OAuth 2.1 resource server, MCP 2025-06-18 and later). Off while <see cref="ServerAuthenticationOptions.Issuer"/> is empty.</summary>
+    public ServerAuthenticationOptions Authentication { get; init; } = new();
 
     /// <summary>
     /// The load-balancing policy for requests that carry no session (a session always goes to its

@@ -18,7 +18,7 @@ public static partial class McpEdgeOptionsValidator
         [.. YarpPolicies, LoadBalancing.McpLoadBalancingPolicies.LeastResponseTime, LoadBalancing.McpLoadBalancingPolicies.ConsistentHash];
 
     /// <summary>Public paths the edge keeps for itself.</summary>
-    public static readonly IReadOnlyCollection<string> ReservedPaths = ["/healthz", "/readyz", "/metrics", "/edge"];
+    public static readonly IReadOnlyCollection<string> ReservedPaths = ["/healthz", "/readyz", "/metrics", "/edge", Security.ProtectedResourceMetadata.WellKnownPrefix];
 
     /// <summary>The shortest accepted session secret, in characters.</summary>
     public const int MinimumKeyLength = 32;
@@ -94,6 +94,7 @@ public static partial class McpEdgeOptionsValidator
             }
 
             ValidateUpstreamTls(errors, at, server);
+            ValidateAuthentication(errors, at, server.Authentication);
 
             if (!policyNames.Contains(server.LoadBalancingPolicy, StringComparer.OrdinalIgnoreCase))
             {
@@ -339,6 +340,75 @@ public static partial class McpEdgeOptionsValidator
         }
     }
 
+    /// <summary>Bearer authentication: the URLs are absolute (https unless <c>RequireHttpsMetadata</c> is false), the scopes are RFC 6749 §3.3 scope tokens.</summary>
+    private static void ValidateAuthentication(List<string> errors, string at, ServerAuthenticationOptions auth)
+    {
+        at += ":Authentication";
+        if (!auth.IsEnabled)
+        {
+            if (!string.IsNullOrEmpty(auth.Resource) || auth.Audiences.Count > 0 || auth.Scopes.Count > 0 || !string.IsNullOrEmpty(auth.MetadataAddress) || !string.IsNullOrEmpty(auth.JwksUri))
+            {
+                errors.Add($"{at}:Issuer: authentication is on only with an Issuer (the authorization server whose tokens are accepted); set it, or remove the other Authentication settings.");
+            }
+            return;
+        }
+        var httpsNote = auth.RequireHttpsMetadata ? " (https://, or set RequireHttpsMetadata to false for an http authorization server)" : "";
+        if (!IsUrl(auth.Issuer, auth.RequireHttpsMetadata) || auth.Issuer!.Contains('?'))
+        {
+            errors.Add($"{at}:Issuer: '{auth.Issuer}' is not an absolute URL without query or fragment{httpsNote}.");
+        }
+        if (string.IsNullOrEmpty(auth.Resource))
+        {
+            errors.Add($"{at}:Resource: required with Issuer: this server's URL as clients see it, e.g. https://mcp.example.com/mcp/github (the tokens' audience, RFC 8707).");
+        }
+        else if (!IsUrl(auth.Resource, requireHttps: false) || auth.Resource.Contains('?'))
+        {
+            errors.Add($"{at}:Resource: '{auth.Resource}' is not an absolute http(s) URL without query or fragment.");
+        }
+        for (var i = 0; i < auth.Audiences.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(auth.Audiences[i]))
+            {
+                errors.Add($"{at}:Audiences:{i}: an audience must not be empty.");
+            }
+        }
+        for (var i = 0; i < auth.Scopes.Count; i++)
+        {
+            if (string.IsNullOrEmpty(auth.Scopes[i]) || !ScopeToken().IsMatch(auth.Scopes[i]))
+            {
+                errors.Add($"{at}:Scopes:{i}: '{auth.Scopes[i]}' is not a scope (printable ASCII without space, '\"' or '\\', RFC 6749 §3.3).");
+            }
+        }
+        if (!string.IsNullOrEmpty(auth.MetadataAddress) && !string.IsNullOrEmpty(auth.JwksUri))
+        {
+            errors.Add($"{at}:JwksUri: give MetadataAddress or JwksUri, not both.");
+        }
+        foreach (var (name, url) in new[] { ("MetadataAddress", auth.MetadataAddress), ("JwksUri", auth.JwksUri) })
+        {
+            if (!string.IsNullOrEmpty(url) && !IsUrl(url, auth.RequireHttpsMetadata))
+            {
+                errors.Add($"{at}:{name}: '{url}' is not an absolute URL{httpsNote}.");
+            }
+        }
+        if (string.IsNullOrWhiteSpace(auth.PrincipalClaim))
+        {
+            errors.Add($"{at}:PrincipalClaim: must name a claim (default sub).");
+        }
+        if (auth.ClockSkew < TimeSpan.Zero || auth.ClockSkew > TimeSpan.FromMinutes(10))
+        {
+            errors.Add($"{at}:ClockSkew: '{auth.ClockSkew}' must be between 00:00:00 and 00:10:00 (default 00:01:00).");
+        }
+        if (auth.KeysRefreshInterval < TimeSpan.FromMinutes(5))
+        {
+            errors.Add($"{at}:KeysRefreshInterval: '{auth.KeysRefreshInterval}' must be at least 00:05:00 (default 01:00:00); a token signed by an unknown key fetches the keys sooner anyway.");
+        }
+
+        static bool IsUrl(string? value, bool requireHttps) =>
+            Uri.TryCreate(value, UriKind.Absolute, out var uri)
+            && (uri.Scheme == Uri.UriSchemeHttps || (!requireHttps && uri.Scheme == Uri.UriSchemeHttp))
+            && string.IsNullOrEmpty(uri.Fragment) && string.IsNullOrEmpty(uri.UserInfo);
+    }
+
     private static void ValidateTls(List<string> errors, string prefix, TlsOptions tls)
     {
         var at = $"{prefix}:Tls";
@@ -371,4 +441,8 @@ public static partial class McpEdgeOptionsValidator
 
     [GeneratedRegex("^[A-Za-z0-9._-]+$")]
     private static partial Regex ServerName();
+
+    /// <summary>RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E.</summary>
+    [GeneratedRegex("^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$")]
+    private static partial Regex ScopeToken();
 }

@@ -110,6 +110,7 @@ public static partial class McpEdgeApplication
         // provider YARP's configuration check asks for stays.
         services.RemoveAll<Microsoft.AspNetCore.Authorization.IAuthorizationHandlerProvider>();
         services.AddSingleton<UpstreamTlsStore>();
+        services.AddSingleton<BearerAuthentication>();
         services.AddCors();
         services.AddSingleton<IForwarderHttpClientFactory, McpForwarderHttpClientFactory>();
 
@@ -150,9 +151,11 @@ public static partial class McpEdgeApplication
         app.UseMiddleware<OperationalEndpointsMiddleware>();
         app.UseMiddleware<HostOriginGuardMiddleware>();
         app.UseMiddleware<CorsMiddleware>();
+        app.UseMiddleware<ProtectedResourceMetadataMiddleware>();
         app.MapReverseProxy(proxy =>
         {
             proxy.UseMiddleware<Telemetry.RequestTelemetryMiddleware>();
+            proxy.UseMiddleware<BearerAuthenticationMiddleware>();
             proxy.UseMiddleware<JsonRpcMessageMiddleware>();
             proxy.UseMiddleware<Batching.BatchSplitMiddleware>();
             proxy.UseMiddleware<Telemetry.McpTracingMiddleware>();

@@ -62,7 +62,7 @@ internal sealed record HashKeySource(HashKeyKind Kind, string Name)
                 ?? (context.Request.Headers.TryGetValue(Name, out var mcpName) && mcpName.Count > 0 ? mcpName[0] : null),
             HashKeyKind.Header => context.Request.Headers.TryGetValue(Name, out var header) && header.Count > 0 ? header[0] : null,
             HashKeyKind.Query => context.Request.Query.TryGetValue(Name, out var query) && query.Count > 0 ? query[0] : null,
-            HashKeyKind.Principal => context.User.Identity is { IsAuthenticated: true, Name: { } user } ? user : null,
+            HashKeyKind.Principal => Security.BearerAuthentication.PrincipalOf(context),
             _ => null,
         };
         return string.IsNullOrEmpty(key) ? null : key;

@@ -30,7 +30,24 @@ public static class JsonRpcErrorResponse
     /// <param name="rawId">The request's id as raw JSON, or empty.</param>
     /// <param name="retryAfterSeconds">When set, a <c>Retry-After</c> header in seconds (RFC 9110 §10.2.3).</param>
     /// <param name="writeData">Writes one JSON value for <c>error.data</c>, or null for none.</param>
-    public static Task WriteAsync(HttpContext context, int statusCode, int code, string message, ReadOnlyMemory<byte> rawId, int? retryAfterSeconds, Action<Utf8JsonWriter>? writeData)
+    public static Task WriteAsync(HttpContext context, int statusCode, int code, string message, ReadOnlyMemory<byte> rawId, int? retryAfterSeconds, Action<Utf8JsonWriter>? writeData) =>
+        Write(context, statusCode, code, message, rawId, retryAfterSeconds, writeData, header: null);
+
+    /// <summary>
+    /// As the first overload (a <c>null</c> id), with one more response header, such as the
+    /// <c>WWW-Authenticate</c> challenge of a refused bearer token (RFC 6750 §3).
+    /// </summary>
+    /// <param name="context">The request.</param>
+    /// <param name="statusCode">The HTTP status.</param>
+    /// <param name="code">The JSON-RPC error code (<see cref="McpErrorCodes"/>).</param>
+    /// <param name="message">The error message.</param>
+    /// <param name="headerName">The header's name.</param>
+    /// <param name="headerValue">Its value.</param>
+    public static Task WriteAsync(HttpContext context, int statusCode, int code, string message, string headerName, string headerValue) =>
+        Write(context, statusCode, code, message, ReadOnlyMemory<byte>.Empty, null, null, (headerName, headerValue));
+
+    private static Task Write(HttpContext context, int statusCode, int code, string message, ReadOnlyMemory<byte> rawId, int? retryAfterSeconds,
+        Action<Utf8JsonWriter>? writeData, (string Name, string Value)? header)
     {
         var response = context.Response;
         if (response.HasStarted)
@@ -39,6 +56,10 @@ public static class JsonRpcErrorResponse
         }
         response.Clear();
         response.StatusCode = statusCode;
+        if (header is { } extra)
+        {
+            response.Headers[extra.Name] = extra.Value;
+        }
         response.ContentType = "application/json";
         if (retryAfterSeconds is { } seconds)
         {

@@ -11,6 +11,8 @@ public static class McpErrorCodes
     public const int InvalidParams = -32602;
     /// <summary>-32000 generic server error, used with HTTP 403 for a rejected <c>Origin</c> (as the official SDKs do).</summary>
     public const int Forbidden = -32000;
+    /// <summary>-32000 generic server error, used with HTTP 401/403/400 when a bearer token is missing, does not validate or lacks a scope, and 503 while the authorization server's keys are unavailable (MCP 2026-07-28 basic/authorization/index.mdx, "Error Handling").</summary>
+    public const int Unauthorized = -32000;
     /// <summary>-32000 generic server error, used with HTTP 429/503 when a stream limit refuses a new stream (with <c>Retry-After</c>).</summary>
     public const int LimitExceeded = -32000;
     /// <summary>-32020 HeaderMismatch: <c>Mcp-Method</c>/<c>Mcp-Name</c> missing or not matching the body, with HTTP 400 (MCP 2026-07-28 basic/transports/streamable-http.mdx, "Server Validation").</summary>

@@ -15,7 +15,8 @@ namespace McpEdge.Sessions;
 /// <see cref="SessionTokenSealer"/> and narrows YARP's <see cref="IReverseProxyFeature.AvailableDestinations"/>
 /// to that replica, taken from all destinations, healthy or not: the session's state lives only
 /// there. Answers HTTP 404 with a JSON-RPC error (code -32001), before anything reaches an
-/// upstream, when the token does not open or its replica has left the configuration; and, after
+/// upstream, when the token does not open (a token sealed for another authenticated principal
+/// does not) or its replica has left the configuration; and, after
 /// forwarding, when the replica could not be connected to (refused, or connect timeout) — the
 /// signal on which a client starts a new session (MCP 2025-11-25 basic/transports.mdx,
 /// "Session Management", items 3–4). Requests without a token pass on to load balancing.
@@ -55,7 +56,7 @@ internal sealed partial class SessionRoutingMiddleware(RequestDelegate next, Ses
 
         var tokenKind = legacy ? SessionTokenKind.LegacySse : SessionTokenKind.StreamableHttp;
         var token = values.ToString();
-        if (!sealer.TryOpen(tokenKind, server, token, out var target))
+        if (!sealer.TryOpen(tokenKind, server, token, out var target, Security.BearerAuthentication.PrincipalOf(context)))
         {
             LogUnknownSession(logger, server);
             metrics.SessionRejected(server, "unknown");
@@ -105,7 +106,7 @@ internal sealed partial class SessionRoutingMiddleware(RequestDelegate next, Ses
         JsonRpcErrorResponse.WriteAsync(context, StatusCodes.Status404NotFound, McpErrorCodes.SessionNotFound,
             "Session not found; start a new session with initialize.");
 
-    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Session token for server {Server} did not open (unknown key, tampered, foreign or malformed); answered 404.")]
+    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Session token for server {Server} did not open (unknown key, tampered, foreign, another principal's or malformed); answered 404.")]
     private static partial void LogUnknownSession(ILogger logger, string server);
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Session of server {Server} names replica {DestinationId}, which has left the configuration; answered 404.")]

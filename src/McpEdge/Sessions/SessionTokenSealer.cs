@@ -13,8 +13,11 @@ namespace McpEdge.Sessions;
 /// Token: base64url (RFC 4648 §5, no padding) of
 /// <c>version (1 byte = 1) ‖ key id (2, big-endian) ‖ nonce (12) ‖ ciphertext ‖ tag (16)</c>;
 /// plaintext <c>destination id length (2) ‖ destination id (UTF-8) ‖ upstream value (UTF-8)</c>;
-/// associated data <c>version ‖ kind ‖ server name (UTF-8)</c>, so a token of one server or kind
-/// never opens for another. The result is visible ASCII, as MCP requires of session ids
+/// associated data <c>version ‖ kind ‖ server name (UTF-8)</c>, followed by <c>0 ‖ principal (UTF-8)</c>
+/// when the request was authenticated (<see cref="Security.BearerAuthentication"/>), so a token of
+/// one server, kind or principal never opens for another: a session id that leaks is of no use to
+/// another user (MCP 2025-11-25 <c>basic/security_best_practices</c>, "Session Hijacking": bind
+/// session ids to user-specific information). The result is visible ASCII, as MCP requires of session ids
 /// (2025-11-25 basic/transports.mdx, "Session Management"). Thread-safe.
 /// </remarks>
 public sealed class SessionTokenSealer : IDisposable
@@ -46,7 +49,8 @@ public sealed class SessionTokenSealer : IDisposable
     /// <param name="server">The MCP server name (bound as associated data).</param>
     /// <param name="destinationId">The YARP destination id of the replica.</param>
     /// <param name="upstreamValue">The upstream session id, or POST path and query for <see cref="SessionTokenKind.LegacySse"/>.</param>
-    public string Seal(SessionTokenKind kind, string server, string destinationId, string upstreamValue)
+    /// <param name="principal">The authenticated principal the session belongs to, or null (bound as associated data).</param>
+    public string Seal(SessionTokenKind kind, string server, string destinationId, string upstreamValue, string? principal = null)
     {
         var destLength = Encoding.UTF8.GetByteCount(destinationId);
         var plainLength = 2 + destLength + Encoding.UTF8.GetByteCount(upstreamValue);
@@ -63,17 +67,23 @@ public sealed class SessionTokenSealer : IDisposable
         Encoding.UTF8.GetBytes(destinationId, plain[2..]);
         Encoding.UTF8.GetBytes(upstreamValue, plain[(2 + destLength)..]);
 
-        Span<byte> aad = stackalloc byte[AadLength(server)];
-        WriteAad(aad, kind, server);
+        var aadLength = AadLength(server, principal);
+        var aad = aadLength <= 512 ? stackalloc byte[aadLength] : new byte[aadLength];
+        WriteAad(aad, kind, server, principal);
         _ciphers[0].Value!.Encrypt(nonce, plain, tokenBytes.AsSpan(HeaderSize, plainLength), tokenBytes.AsSpan(HeaderSize + plainLength), aad);
         return Base64Url.EncodeToString(tokenBytes);
     }
 
     /// <summary>
     /// Opens a token. False when it is malformed, too long, sealed with a key not in the ring,
-    /// tampered with, or sealed for another server or kind.
+    /// tampered with, or sealed for another server, kind or principal.
     /// </summary>
-    public bool TryOpen(SessionTokenKind kind, string server, string? token, out SessionTarget target)
+    /// <param name="kind">What the token must stand for.</param>
+    /// <param name="server">The MCP server name the request is for.</param>
+    /// <param name="token">The token the client sent.</param>
+    /// <param name="target">The replica and upstream value, when it opens.</param>
+    /// <param name="principal">The request's authenticated principal, or null; must be the one the token was sealed for.</param>
+    public bool TryOpen(SessionTokenKind kind, string server, string? token, out SessionTarget target, string? principal = null)
     {
         target = default;
         if (string.IsNullOrEmpty(token) || token.Length > MaxTokenLength)
@@ -105,8 +115,9 @@ public sealed class SessionTokenSealer : IDisposable
 
         var plainLength = written - HeaderSize - TagSize;
         Span<byte> plain = stackalloc byte[plainLength];
-        Span<byte> aad = stackalloc byte[AadLength(server)];
-        WriteAad(aad, kind, server);
+        var aadLength = AadLength(server, principal);
+        var aad = aadLength <= 512 ? stackalloc byte[aadLength] : new byte[aadLength];
+        WriteAad(aad, kind, server, principal);
         try
         {
             _ciphers[keyIndex].Value!.Decrypt(bytes.Slice(3, NonceSize), bytes.Slice(HeaderSize, plainLength), bytes[(HeaderSize + plainLength)..], plain, aad);
@@ -127,13 +138,20 @@ public sealed class SessionTokenSealer : IDisposable
         return true;
     }
 
-    private static int AadLength(string server) => 2 + Encoding.UTF8.GetByteCount(server);
+    private static int AadLength(string server, string? principal) =>
+        2 + Encoding.UTF8.GetByteCount(server) + (principal is null ? 0 : 1 + Encoding.UTF8.GetByteCount(principal));
 
-    private static void WriteAad(Span<byte> aad, SessionTokenKind kind, string server)
+    private static void WriteAad(Span<byte> aad, SessionTokenKind kind, string server, string? principal)
     {
         aad[0] = Version;
         aad[1] = (byte)kind;
-        Encoding.UTF8.GetBytes(server, aad[2..]);
+        var written = 2 + Encoding.UTF8.GetBytes(server, aad[2..]);
+        if (principal is not null)
+        {
+            // A server name holds no NUL (letters, digits, '.', '_', '-'), so the separator keeps the two apart.
+            aad[written] = 0;
+            Encoding.UTF8.GetBytes(principal, aad[(written + 1)..]);
+        }
     }
 
     /// <inheritdoc />

@@ -30,6 +30,7 @@ internal sealed class EdgeMetrics
     private readonly ConcurrentDictionary<string, StrongBox<long>> _active = new(StringComparer.Ordinal);
     private readonly Histogram<double> _upstreamDuration;
     private readonly Counter<long> _sessionRejections;
+    private readonly Counter<long> _authRejections;
     private readonly Counter<long> _failoverRetries;
     private readonly Counter<long> _reloads;
 
@@ -44,6 +45,8 @@ internal sealed class EdgeMetrics
             "{request}", "Requests to MCP servers in progress (streams included).");
         _upstreamDuration = meter.CreateHistogram<double>("mcpedge.upstream.duration", "s", "Upstream exchanges (not GET streams), from sending the request to the end of the answer, by replica.");
         _sessionRejections = meter.CreateCounter<long>("mcpedge.session.rejections", "{request}", "Requests refused because of their session token, by reason.");
+        _authRejections = meter.CreateCounter<long>("mcpedge.auth.rejections", "{request}",
+            "Requests refused by bearer authentication (Servers:{name}:Authentication), by server and reason (missing, invalid_request, expired, not_yet_valid, no_expiry, audience, issuer, signature, malformed, invalid, no_principal, insufficient_scope, unavailable).");
         _failoverRetries = meter.CreateCounter<long>("mcpedge.failover.retries", "{request}",
             "Requests retried on another replica because theirs refused the connection (Failover), by server, the replica that failed and the retry's result.");
         _reloads = meter.CreateCounter<long>("mcpedge.config.reloads", "{reload}", "Configuration changes, applied or rejected.");
@@ -135,4 +138,8 @@ internal sealed class EdgeMetrics
     /// <summary>Counts a refused session token: <c>unknown</c> (did not open), <c>replica_gone</c>, <c>replica_unreachable</c>, <c>missing</c>, <c>duplicate</c>.</summary>
     public void SessionRejected(string server, string reason) =>
         _sessionRejections.Add(1, new KeyValuePair<string, object?>("mcp.server", server), new("reason", reason));
+
+    /// <summary>Counts a request refused by bearer authentication; <paramref name="reason"/> is one of the fixed labels of <see cref="Security.BearerResult.Reason"/>.</summary>
+    public void AuthRejected(string server, string reason) =>
+        _authRejections.Add(1, new KeyValuePair<string, object?>("mcp.server", server), new("reason", reason));
 }

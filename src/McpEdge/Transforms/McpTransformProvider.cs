@@ -20,7 +20,8 @@ namespace McpEdge.Transforms;
 /// copies it (<c>MCP-Protocol-Version</c>, <c>Last-Event-ID</c>, <c>Mcp-Method</c>, <c>Mcp-Name</c>,
 /// <c>Mcp-Param-*</c>, <c>Accept</c>, <c>Authorization</c>). A body the edge has read is sent from its
 /// buffer (<see cref="Forwarder.JsonRpcBodyContent"/>).
-/// Response: a new upstream <c>Mcp-Session-Id</c> is sealed with the replica's id; an SSE body is
+/// Response: a new upstream <c>Mcp-Session-Id</c> is sealed with the replica's id (and the
+/// authenticated principal, when there is one); an SSE body is
 /// relayed by <see cref="SseRelay"/> (which also rewrites the HTTP+SSE <c>endpoint</c> event).
 /// A 204 or 205 loses any <c>Content-Length</c> (RFC 9110 §8.6, §15.3.6); a 101 to a request that
 /// asked for no upgrade becomes a 502 (RFC 9110 §15.2.2). Status codes and bodies otherwise pass
@@ -100,7 +101,7 @@ public sealed class McpTransformProvider(SessionTokenSealer sealer, SseRelay rel
                 http.Response.Headers[McpHeaders.SessionId] = session is not null && session.Target.UpstreamValue == upstreamId
                     && string.Equals(session.Target.DestinationId, destination.DestinationId, StringComparison.OrdinalIgnoreCase)
                     ? session.ClientToken
-                    : sealer.Seal(SessionTokenKind.StreamableHttp, server, destination.DestinationId, upstreamId);
+                    : sealer.Seal(SessionTokenKind.StreamableHttp, server, destination.DestinationId, upstreamId, Security.BearerAuthentication.PrincipalOf(http));
             }
 
             if (!IsEventStream(upstream))
@@ -115,7 +116,8 @@ public sealed class McpTransformProvider(SessionTokenSealer sealer, SseRelay rel
             {
                 var upstreamUri = transform.ProxyResponse!.RequestMessage!.RequestUri!;
                 var destinationId = destination.DestinationId;
-                rewrite = endpoint => LegacyEndpoint(server, publicPath, destinationId, upstreamUri, endpoint);
+                var principal = Security.BearerAuthentication.PrincipalOf(http);
+                rewrite = endpoint => LegacyEndpoint(server, publicPath, destinationId, upstreamUri, endpoint, principal);
             }
             return new ValueTask(relay.RelayAsync(http, upstream, rewrite, server));
         });
@@ -126,10 +128,10 @@ public sealed class McpTransformProvider(SessionTokenSealer sealer, SseRelay rel
     /// the token sealing the replica and the upstream POST path and query (resolved against the
     /// upstream SSE URL; only path and query are kept, so POSTs always go to the same replica).
     /// </summary>
-    private string LegacyEndpoint(string server, string publicPath, string destinationId, Uri upstreamSseUri, string upstreamEndpoint)
+    private string LegacyEndpoint(string server, string publicPath, string destinationId, Uri upstreamSseUri, string upstreamEndpoint, string? principal)
     {
         var resolved = new Uri(upstreamSseUri, upstreamEndpoint.Trim());
-        var token = sealer.Seal(SessionTokenKind.LegacySse, server, destinationId, resolved.PathAndQuery);
+        var token = sealer.Seal(SessionTokenKind.LegacySse, server, destinationId, resolved.PathAndQuery, principal);
         return $"{publicPath}{McpProxyConfigBuilder.LegacyMessageSuffix}?{McpHeaders.LegacySessionQuery}={token}";
     }
 

@@ -67,6 +67,42 @@ public class McpEdgeOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_Authentication_NeedsAnIssuerAResourceAndHttpsMetadata()
+    {
+        static McpServerOptions With(ServerAuthenticationOptions auth) => new() { Upstreams = ["http://127.0.0.1:1/mcp"], Authentication = auth };
+        var options = new McpEdgeOptions();
+        options.Servers["fine"] = With(new() { Issuer = "https://auth.example.com", Resource = "https://mcp.example.com/mcp/fine", Scopes = ["mcp:tools"] });
+        options.Servers["test"] = With(new() { Issuer = "http://127.0.0.1:9000", Resource = "http://127.0.0.1:8080/mcp/test", RequireHttpsMetadata = false });
+        options.Servers["noissuer"] = With(new() { Resource = "https://mcp.example.com/mcp/noissuer" });
+        options.Servers["noresource"] = With(new() { Issuer = "https://auth.example.com" });
+        options.Servers["http"] = With(new() { Issuer = "http://auth.internal", Resource = "https://mcp.example.com/mcp/http" });
+        options.Servers["scope"] = With(new() { Issuer = "https://auth.example.com", Resource = "https://mcp.example.com/mcp/scope", Scopes = ["two words"] });
+        options.Servers["both"] = With(new() { Issuer = "https://auth.example.com", Resource = "https://mcp.example.com/mcp/both", MetadataAddress = "https://auth.example.com/m", JwksUri = "https://auth.example.com/k" });
+        options.Servers["skew"] = With(new() { Issuer = "https://auth.example.com", Resource = "https://mcp.example.com/mcp/skew", ClockSkew = TimeSpan.FromHours(1) });
+
+        var errors = Validate(options);
+
+        Assert.Equal(
+        [
+            "McpEdge:Servers:both:Authentication:JwksUri: give MetadataAddress or JwksUri, not both.",
+            "McpEdge:Servers:http:Authentication:Issuer: 'http://auth.internal' is not an absolute URL without query or fragment (https://, or set RequireHttpsMetadata to false for an http authorization server).",
+            "McpEdge:Servers:noissuer:Authentication:Issuer: authentication is on only with an Issuer (the authorization server whose tokens are accepted); set it, or remove the other Authentication settings.",
+            "McpEdge:Servers:noresource:Authentication:Resource: required with Issuer: this server's URL as clients see it, e.g. https://mcp.example.com/mcp/github (the tokens' audience, RFC 8707).",
+            "McpEdge:Servers:scope:Authentication:Scopes:0: 'two words' is not a scope (printable ASCII without space, '\"' or '\\', RFC 6749 §3.3).",
+            "McpEdge:Servers:skew:Authentication:ClockSkew: '01:00:00' must be between 00:00:00 and 00:10:00 (default 00:01:00).",
+        ], errors.Order());
+    }
+
+    [Theory]
+    [InlineData("https://auth.example.com", new[] { "https://auth.example.com/.well-known/oauth-authorization-server", "https://auth.example.com/.well-known/openid-configuration" })]
+    [InlineData("https://auth.example.com/tenant1", new[] { "https://auth.example.com/.well-known/oauth-authorization-server/tenant1", "https://auth.example.com/.well-known/openid-configuration/tenant1", "https://auth.example.com/tenant1/.well-known/openid-configuration" })]
+    public void AuthorizationServerMetadata_IsLookedForInTheMcpDiscoveryOrder(string issuer, string[] expected)
+    {
+        // MCP 2026-07-28 basic/authorization/authorization-server-discovery.mdx, "Authorization Server Metadata Discovery".
+        Assert.Equal(expected, global::McpEdge.Security.AuthorizationServerMetadataRetriever.MetadataCandidates(new ServerAuthenticationOptions { Issuer = issuer }));
+    }
+
+    [Fact]
     public void Validate_NoServers_NamesServersSection()
     {
         var error = Assert.Single(Validate(new McpEdgeOptions()));

@@ -28,7 +28,7 @@ public static class Mcp
     /// test's own requests.
     /// </summary>
     public static object Server(string policy = "RoundRobin", string transport = "streamable-http", object? timeouts = null, object? healthCheck = null,
-        object? cache = null, object? batches = null, string? upstreamHttpVersion = null, object? upstreamTls = null, params string[] upstreams)
+        object? cache = null, object? batches = null, string? upstreamHttpVersion = null, object? upstreamTls = null, object? authentication = null, params string[] upstreams)
     {
         var server = new Dictionary<string, object>
         {
@@ -53,6 +53,10 @@ public static class Mcp
         if (upstreamTls is not null)
         {
             server["UpstreamTls"] = upstreamTls;
+        }
+        if (authentication is not null)
+        {
+            server["Authentication"] = authentication;
         }
         return server;
     }

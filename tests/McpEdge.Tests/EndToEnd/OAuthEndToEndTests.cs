@@ -1,0 +1,125 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using McpEdge.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
+using ModelContextProtocol.Authentication;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace McpEdge.Tests.EndToEnd;
+
+/// <summary>
+/// The MCP authorization flow of the official C# SDK client (ModelContextProtocol.Core 2.3.1), with
+/// nothing configured but a client id, against the edge in front of the bundled sample server: the
+/// edge's 401 challenge → its Protected Resource Metadata → the authorization server's RFC 8414
+/// metadata → authorization code with PKCE and the resource indicator → token → the MCP calls.
+/// </summary>
+public class OAuthEndToEndTests
+{
+    private const string Scope = "mcp:tools";
+    private const string ClientId = "edge-e2e";
+    private static readonly Uri RedirectUri = new("http://127.0.0.1:1/callback");
+
+    [Fact]
+    public async Task OfficialClient_DiscoversAndAuthorizesThroughTheEdge_ThenCallsTools()
+    {
+        await using var issuer = await TestAuthorizationServer.StartAsync();
+        var flow = new AuthorizationCodeFlow(issuer);
+        await using var sample = await TestSampleServer.StartAsync();
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: sample.Url) } });
+        // The resource is the URL clients use, which holds the edge's ephemeral port: turned on by a reload.
+        var endpoint = new Uri(edge.BaseAddress, "mcp/s");
+        var applied = edge.NextConfigApplied();
+        await edge.WriteConfigAsync(new
+        {
+            Servers = new
+            {
+                s = Mcp.Server(upstreams: sample.Url, authentication: new
+                {
+                    Issuer = issuer.Issuer, Resource = endpoint.ToString(), Scopes = new[] { Scope }, RequireHttpsMetadata = false,
+                }),
+            },
+        });
+        await applied;
+
+        var transport = new HttpClientTransport(new HttpClientTransportOptions
+        {
+            Endpoint = endpoint,
+            TransportMode = HttpTransportMode.StreamableHttp,
+            OAuth = new ClientOAuthOptions { ClientId = ClientId, RedirectUri = RedirectUri, AuthorizationCallbackHandler = flow.AuthorizeAsync },
+        });
+        await using var client = await McpClient.CreateAsync(transport, new McpClientOptions { ClientInfo = new Implementation { Name = "oauth-e2e", Version = "1.0.0" } });
+
+        var tools = await client.ListToolsAsync();
+        var echo = await client.CallToolAsync("echo", new Dictionary<string, object?> { ["text"] = "through the edge" });
+
+        Assert.NotEmpty(tools);
+        Assert.Contains("through the edge", Assert.IsType<TextContentBlock>(echo.Content.Single()).Text);
+        // One authorization, for this server (RFC 8707 resource) and the scope the challenge named.
+        var grant = Assert.Single(flow.Grants);
+        Assert.Equal(endpoint.ToString(), grant.Resource);
+        Assert.Equal(Scope, grant.Scope);
+    }
+
+    /// <summary>An authorization endpoint that approves at once and a token endpoint that checks PKCE (S256) and the resource.</summary>
+    private sealed class AuthorizationCodeFlow
+    {
+        private readonly ConcurrentDictionary<string, Grant> _codes = new();
+        private readonly TestAuthorizationServer _issuer;
+
+        public AuthorizationCodeFlow(TestAuthorizationServer issuer)
+        {
+            _issuer = issuer;
+            issuer.Endpoints["/authorize"] = Authorize;
+            issuer.Endpoints["/token"] = Token;
+        }
+
+        public sealed record Grant(string Challenge, string Resource, string Scope, string RedirectUri);
+
+        public ConcurrentQueue<Grant> Grants { get; } = new();
+
+        /// <summary>The client's browser step: follow the authorization URL to its redirect and hand back code, state and iss.</summary>
+        public async Task<AuthorizationResult?> AuthorizeAsync(AuthorizationCallbackContext context, CancellationToken cancellationToken)
+        {
+            using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false });
+            using var response = await browser.GetAsync(context.AuthorizationUri, cancellationToken);
+            Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+            var query = QueryHelpers.ParseQuery(response.Headers.Location!.Query);
+            return new AuthorizationResult { Code = query["code"], State = query["state"] };
+        }
+
+        private Task Authorize(HttpContext context, string body)
+        {
+            var q = context.Request.Query;
+            Assert.Equal("code", q["response_type"]);
+            Assert.Equal("S256", q["code_challenge_method"]);
+            Assert.Equal(ClientId, q["client_id"]);
+            var grant = new Grant(q["code_challenge"]!, q["resource"]!, q["scope"]!, q["redirect_uri"]!);
+            var code = Guid.NewGuid().ToString("N");
+            _codes[code] = grant;
+            context.Response.Redirect(QueryHelpers.AddQueryString(grant.RedirectUri, new Dictionary<string, string?> { ["code"] = code, ["state"] = q["state"] }));
+            return Task.CompletedTask;
+        }
+
+        private Task Token(HttpContext context, string body)
+        {
+            var form = QueryHelpers.ParseQuery(body);
+            Assert.Equal("authorization_code", form["grant_type"]);
+            Assert.True(_codes.TryRemove(form["code"]!, out var grant)); // a code is used once
+            var verifier = Encoding.ASCII.GetBytes(form["code_verifier"]!);
+            Assert.Equal(grant.Challenge, Base64UrlTextEncoder.Encode(SHA256.HashData(verifier)));
+            Assert.Equal(grant.Resource, form["resource"]);
+            Grants.Enqueue(grant);
+            return context.Response.WriteAsJsonAsync(new
+            {
+                access_token = _issuer.Issue(grant.Resource, subject: "alice", scope: grant.Scope),
+                token_type = "Bearer",
+                expires_in = 3600,
+                scope = grant.Scope,
+            });
+        }
+    }
+}
