@@ -38,7 +38,8 @@ internal enum BearerOutcome
 /// <param name="Principal">The authenticated principal, named by the configured claim; null otherwise.</param>
 /// <param name="Reason">A fixed label (<c>missing</c>, <c>expired</c>, <c>audience</c>, …), never client input.</param>
 /// <param name="Description">A fixed English phrase (ASCII, no quotes) for <c>error_description</c> and the log.</param>
-internal readonly record struct BearerResult(BearerOutcome Outcome, ClaimsPrincipal? Principal, string Reason, string Description);
+/// <param name="Detail">For the log only: why the authorization server's metadata or keys could not be fetched.</param>
+internal readonly record struct BearerResult(BearerOutcome Outcome, ClaimsPrincipal? Principal, string Reason, string Description, string? Detail = null);
 
 /// <summary>
 /// Validates the bearer token of one MCP server's requests (the edge as an OAuth 2.1 resource
@@ -166,7 +167,9 @@ internal sealed class ServerBearerAuthenticator
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return new(BearerOutcome.Unavailable, null, "unavailable", "The authorization server's metadata or keys could not be fetched.");
+            // IdentityModel's own message hides the address (PII logging is off); the cause underneath says what failed.
+            return new(BearerOutcome.Unavailable, null, "unavailable", "The authorization server's metadata or keys could not be fetched.",
+                e.InnerException?.Message ?? e.Message);
         }
 
         Interlocked.Increment(ref _validations);

@@ -61,7 +61,7 @@ internal sealed partial class BearerAuthenticationMiddleware(RequestDelegate nex
         };
         if (result.Outcome == BearerOutcome.Unavailable)
         {
-            LogUnavailable(logger, authenticator.Server, authenticator.Options.Issuer!);
+            LogUnavailable(logger, authenticator.Server, authenticator.Options.Issuer!, result.Detail ?? "");
             await JsonRpcErrorResponse.WriteAsync(context, status, McpErrorCodes.Unauthorized, message, UnavailableRetryAfterSeconds);
             return;
         }
@@ -72,8 +72,8 @@ internal sealed partial class BearerAuthenticationMiddleware(RequestDelegate nex
     [LoggerMessage(EventId = 120, Level = LogLevel.Information, Message = "Request for server {Server} refused with {StatusCode} ({Reason}): {Description}")]
     private static partial void LogRejected(ILogger logger, string server, int statusCode, string reason, string description);
 
-    [LoggerMessage(EventId = 121, Level = LogLevel.Warning, Message = "Request for server {Server} answered 503: the metadata or keys of the authorization server {Issuer} could not be fetched.")]
-    private static partial void LogUnavailable(ILogger logger, string server, string issuer);
+    [LoggerMessage(EventId = 121, Level = LogLevel.Warning, Message = "Request for server {Server} answered 503: the metadata or keys of the authorization server {Issuer} could not be fetched: {Reason}")]
+    private static partial void LogUnavailable(ILogger logger, string server, string issuer, string reason);
 }
 
 /// <summary>

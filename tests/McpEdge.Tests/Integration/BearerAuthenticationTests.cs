@@ -5,6 +5,7 @@ using System.Text.Json;
 using McpEdge.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.Tokens;
 
 namespace McpEdge.Tests.Integration;
@@ -280,17 +281,24 @@ public class BearerAuthenticationTests
     }
 
     [Fact]
-    public async Task AuthorizationServerDown_503WithRetryAfter_NeverA401()
+    public async Task AuthorizationServerDown_503WithRetryAfter_NeverA401_AndTheLogSaysWhere()
     {
-        await using var s = await StartAsync();
-        s.Issuer.Available = false;
+        await using var issuer = await TestAuthorizationServer.StartAsync();
+        await using var upstream = await UpstreamAsync();
+        var logs = new LogCollector(LogLevel.Warning);
+        await using var edge = await TestEdge.StartAsync(
+            new { Servers = new { s = Mcp.Server(upstreams: upstream.Url + "/mcp", authentication: Auth(issuer, "https://mcp.example.com/mcp/s")) } },
+            builder => builder.Services.AddSingleton<ILoggerProvider>(logs));
+        issuer.Available = false;
 
-        using var response = await s.Edge.Client.SendAsync(Call(s.Issuer.Issue(s.Resource, scope: Scope)));
+        using var response = await edge.Client.SendAsync(Call(issuer.Issue("https://mcp.example.com/mcp/s", scope: Scope)));
 
         await AssertRefusedAsync(response, HttpStatusCode.ServiceUnavailable);
         Assert.Equal(TimeSpan.FromSeconds(5), response.Headers.RetryAfter!.Delta);
         Assert.False(response.Headers.Contains("WWW-Authenticate"));
-        Assert.Empty(s.Upstream.Requests);
+        Assert.Empty(upstream.Requests);
+        var warning = Assert.Single(logs.Entries, e => e.Category.EndsWith("BearerAuthenticationMiddleware", StringComparison.Ordinal));
+        Assert.Contains(issuer.Issuer + "/.well-known/oauth-authorization-server", warning.Message); // where it looked
     }
 
     [Fact]
