@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Security.Claims;
-using System.Text;
 using System.Text.Json;
 using McpEdge.Configuration;
 using Microsoft.Extensions.Primitives;
