@@ -163,7 +163,7 @@ internal readonly record struct ListCacheRequest(string Prefix, string? Session,
     /// <summary>The authenticated user's name, else a digest of the <c>Authorization</c> header, else null.</summary>
     public static string? PrincipalOf(HttpContext context)
     {
-        if (context.User.Identity is { IsAuthenticated: true, Name: { } name })
+        if (Security.BearerAuthentication.PrincipalOf(context) is { } name)
         {
             return "u:" + name;
         }

@@ -48,7 +48,7 @@ internal sealed class RateLimitRule : IAsyncDisposable
     /// </summary>
     public string ClientOf(HttpContext context)
     {
-        if (context.User.Identity is { IsAuthenticated: true, Name: { Length: > 0 } user })
+        if (Security.BearerAuthentication.PrincipalOf(context) is { } user)
         {
             return "user:" + user;
         }

@@ -371,7 +371,7 @@ internal sealed class AuthorizationServerMetadataRetriever(ServerAuthenticationO
     public IReadOnlyList<string> Candidates { get; } = MetadataCandidates(options);
 
     /// <summary>A label for the key source (the first address it reads).</summary>
-    public string Address => options.JwksUri ?? Candidates[0];
+    public string Address => string.IsNullOrEmpty(options.JwksUri) ? Candidates[0] : options.JwksUri;
 
     /// <inheritdoc />
     public async Task<OpenIdConnectConfiguration> GetConfigurationAsync(string address, IDocumentRetriever retriever, CancellationToken cancel)

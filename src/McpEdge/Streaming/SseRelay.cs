@@ -554,7 +554,7 @@ public sealed partial class SseRelay(McpEdgeConfigState config, StreamingMetrics
     }
 
     private static string Client(HttpContext context) =>
-        context.User.Identity is { IsAuthenticated: true, Name: { } name } ? name : context.Connection.RemoteIpAddress?.ToString() ?? "-";
+        Security.BearerAuthentication.PrincipalOf(context) ?? context.Connection.RemoteIpAddress?.ToString() ?? "-";
 
     [LoggerMessage(EventId = 20, Level = LogLevel.Warning, Message = "SSE stream from an upstream of server {Server} failed mid-stream ({ErrorType}: {Error}); the client connection was aborted so it can resume.")]
     private static partial void LogUpstreamFailed(ILogger logger, string server, string errorType, string error);

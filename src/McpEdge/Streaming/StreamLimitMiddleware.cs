@@ -38,7 +38,7 @@ internal sealed partial class StreamLimitMiddleware(RequestDelegate next, McpEdg
     private async Task LimitedAsync(HttpContext context, Limiters limiters)
     {
         var server = context.GetReverseProxyFeature().Cluster.Config.ClusterId;
-        var client = context.User.Identity is { IsAuthenticated: true, Name: { } name } ? name : context.Connection.RemoteIpAddress?.ToString() ?? "-";
+        var client = Security.BearerAuthentication.PrincipalOf(context) ?? context.Connection.RemoteIpAddress?.ToString() ?? "-";
         using var perClient = limiters.PerClient.AttemptAcquire(client);
         if (!perClient.IsAcquired)
         {

@@ -26,7 +26,7 @@ public class BearerAuthenticationTests
         return context.Response.WriteAsJsonAsync(new { jsonrpc = "2.0", id = 1, result = new { } });
     });
 
-    private static object Auth(TestAuthorizationServer issuer, string resource, bool forward = true, object? extra = null) => new Dictionary<string, object?>
+    private static object Auth(TestAuthorizationServer issuer, string resource, bool forward = true) => new Dictionary<string, object?>
     {
         ["Issuer"] = issuer.Issuer,
         ["Resource"] = resource,
@@ -50,7 +50,7 @@ public class BearerAuthenticationTests
     {
         var issuer = await TestAuthorizationServer.StartAsync();
         var upstream = await UpstreamAsync();
-        // The resource names the edge's public URL; a placeholder port is fine: it is an identifier, compared as a string.
+        // The resource is an identifier, compared as a string: it need not be where the test edge listens.
         var resource = "https://mcp.example.com" + (resourcePath ?? "/mcp/s");
         var section = new Dictionary<string, object>
         {
