@@ -330,6 +330,26 @@ public sealed record ServerAuthenticationOptions
     public List<string> Scopes { get; init; } = [];
 
     /// <summary>
+    /// Scopes that particular operations need on top of <see cref="Scopes"/>: a token without them
+    /// may connect, list and call everything else, and gets 403 <c>insufficient_scope</c> naming every
+    /// scope the operation needs when it calls one of these (the step-up authorization of MCP
+    /// 2026-07-28 <c>basic/authorization/index.mdx</c>, "Scope Challenge Handling"). Every matching
+    /// rule applies. Default: none.
+    /// </summary>
+    public List<OperationScopeOptions> OperationScopes { get; init; } = [];
+
+    /// <summary>
+    /// Scope hierarchy: each entry's granted <see cref="ImpliedScopeOptions.Scope"/> implies its
+    /// <see cref="ImpliedScopeOptions.Implies"/>, transitively, e.g.
+    /// <c>[{"Scope": "files:admin", "Implies": ["files:write"]}, {"Scope": "files:write", "Implies": ["files:read"]}]</c>.
+    /// Applied to the token's scopes before <see cref="Scopes"/> and <see cref="OperationScopes"/> are
+    /// checked (MCP 2026-07-28 "Step-Up Authorization Flow": a broader scope implies narrower ones).
+    /// A list rather than a map because scopes often hold <c>:</c>, the configuration's key separator.
+    /// Default: none.
+    /// </summary>
+    public List<ImpliedScopeOptions> ImpliedScopes { get; init; } = [];
+
+    /// <summary>
     /// The authorization server's metadata document. Default: the MCP discovery order from
     /// <see cref="Issuer"/> (RFC 8414 <c>oauth-authorization-server</c>, then OpenID Connect
     /// <c>openid-configuration</c>; MCP 2026-07-28 <c>authorization-server-discovery.mdx</c>).
@@ -361,6 +381,32 @@ public sealed record ServerAuthenticationOptions
     /// <summary>True when authentication is on (<see cref="Issuer"/> set).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public bool IsEnabled => !string.IsNullOrEmpty(Issuer);
+}
+
+/// <summary>
+/// Scopes one kind of operation needs (<see cref="ServerAuthenticationOptions.OperationScopes"/>):
+/// JSON-RPC messages whose method and name match the globs (<c>*</c> and <c>?</c>, as in rate-limit rules).
+/// </summary>
+public sealed record OperationScopeOptions
+{
+    /// <summary>JSON-RPC method glob (default <c>tools/call</c>), e.g. <c>resources/read</c> or <c>prompts/get</c>.</summary>
+    public string Method { get; init; } = "tools/call";
+
+    /// <summary>Tool (or prompt, or resource URI) glob, matched against <c>params.name</c>/<c>params.uri</c> (default <c>*</c>: also messages that name none).</summary>
+    public string Tool { get; init; } = "*";
+
+    /// <summary>The scopes the operation needs (RFC 6749 §3.3 scope tokens). At least one.</summary>
+    public List<string> Scopes { get; init; } = [];
+}
+
+/// <summary>One step of a scope hierarchy (<see cref="ServerAuthenticationOptions.ImpliedScopes"/>).</summary>
+public sealed record ImpliedScopeOptions
+{
+    /// <summary>The broader scope.</summary>
+    public string Scope { get; init; } = "";
+
+    /// <summary>The narrower scopes a token with <see cref="Scope"/> holds as well.</summary>
+    public List<string> Implies { get; init; } = [];
 }
 
 /// <summary>One MCP server: a stable public path on the edge and one or more upstream replicas behind it.</summary>

@@ -346,7 +346,8 @@ public static partial class McpEdgeOptionsValidator
         at += ":Authentication";
         if (!auth.IsEnabled)
         {
-            if (!string.IsNullOrEmpty(auth.Resource) || auth.Audiences.Count > 0 || auth.Scopes.Count > 0 || !string.IsNullOrEmpty(auth.MetadataAddress) || !string.IsNullOrEmpty(auth.JwksUri))
+            if (!string.IsNullOrEmpty(auth.Resource) || auth.Audiences.Count > 0 || auth.Scopes.Count > 0 || auth.OperationScopes.Count > 0 || auth.ImpliedScopes.Count > 0
+                || !string.IsNullOrEmpty(auth.MetadataAddress) || !string.IsNullOrEmpty(auth.JwksUri))
             {
                 errors.Add($"{at}:Issuer: authentication is on only with an Issuer (the authorization server whose tokens are accepted); set it, or remove the other Authentication settings.");
             }
@@ -372,12 +373,34 @@ public static partial class McpEdgeOptionsValidator
                 errors.Add($"{at}:Audiences:{i}: an audience must not be empty.");
             }
         }
-        for (var i = 0; i < auth.Scopes.Count; i++)
+        ValidateScopes(errors, $"{at}:Scopes", auth.Scopes);
+        for (var i = 0; i < auth.OperationScopes.Count; i++)
         {
-            if (string.IsNullOrEmpty(auth.Scopes[i]) || !ScopeToken().IsMatch(auth.Scopes[i]))
+            var rule = auth.OperationScopes[i];
+            var ruleAt = $"{at}:OperationScopes:{i}";
+            if (string.IsNullOrEmpty(rule.Method))
             {
-                errors.Add($"{at}:Scopes:{i}: '{auth.Scopes[i]}' is not a scope (printable ASCII without space, '\"' or '\\', RFC 6749 §3.3).");
+                errors.Add($"{ruleAt}:Method: must be a JSON-RPC method or a glob (default tools/call).");
             }
+            if (string.IsNullOrEmpty(rule.Tool))
+            {
+                errors.Add($"{ruleAt}:Tool: must be a tool, prompt or resource URI, or a glob (default *).");
+            }
+            if (rule.Scopes.Count == 0)
+            {
+                errors.Add($"{ruleAt}:Scopes: name at least one scope the operation needs.");
+            }
+            ValidateScopes(errors, $"{ruleAt}:Scopes", rule.Scopes);
+        }
+        for (var i = 0; i < auth.ImpliedScopes.Count; i++)
+        {
+            var step = auth.ImpliedScopes[i];
+            ValidateScopes(errors, $"{at}:ImpliedScopes:{i}:Scope", [step.Scope], single: true);
+            if (step.Implies.Count == 0)
+            {
+                errors.Add($"{at}:ImpliedScopes:{i}:Implies: name at least one scope that '{step.Scope}' implies.");
+            }
+            ValidateScopes(errors, $"{at}:ImpliedScopes:{i}:Implies", step.Implies);
         }
         if (!string.IsNullOrEmpty(auth.MetadataAddress) && !string.IsNullOrEmpty(auth.JwksUri))
         {
@@ -407,6 +430,18 @@ public static partial class McpEdgeOptionsValidator
             Uri.TryCreate(value, UriKind.Absolute, out var uri)
             && (uri.Scheme == Uri.UriSchemeHttps || (!requireHttps && uri.Scheme == Uri.UriSchemeHttp))
             && string.IsNullOrEmpty(uri.Fragment) && string.IsNullOrEmpty(uri.UserInfo);
+    }
+
+    /// <summary>Each value is an RFC 6749 §3.3 scope token (it goes into <c>WWW-Authenticate</c> between quotes).</summary>
+    private static void ValidateScopes(List<string> errors, string at, List<string> scopes, bool single = false)
+    {
+        for (var i = 0; i < scopes.Count; i++)
+        {
+            if (string.IsNullOrEmpty(scopes[i]) || !ScopeToken().IsMatch(scopes[i]))
+            {
+                errors.Add($"{(single ? at : $"{at}:{i}")}: '{scopes[i]}' is not a scope (printable ASCII without space, '\"' or '\\', RFC 6749 §3.3).");
+            }
+        }
     }
 
     private static void ValidateTls(List<string> errors, string prefix, TlsOptions tls)

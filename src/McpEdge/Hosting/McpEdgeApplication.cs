@@ -157,6 +157,7 @@ public static partial class McpEdgeApplication
             proxy.UseMiddleware<Telemetry.RequestTelemetryMiddleware>();
             proxy.UseMiddleware<BearerAuthenticationMiddleware>();
             proxy.UseMiddleware<JsonRpcMessageMiddleware>();
+            proxy.UseMiddleware<OperationScopeMiddleware>();
             proxy.UseMiddleware<Batching.BatchSplitMiddleware>();
             proxy.UseMiddleware<Telemetry.McpTracingMiddleware>();
             proxy.UseMiddleware<StreamLimitMiddleware>();

@@ -46,6 +46,22 @@ public static class JsonRpcErrorResponse
     public static Task WriteAsync(HttpContext context, int statusCode, int code, string message, string headerName, string headerValue) =>
         Write(context, statusCode, code, message, ReadOnlyMemory<byte>.Empty, null, null, (headerName, headerValue));
 
+    /// <summary>
+    /// As the second overload (the request's id and an <c>error.data</c>), with one more response
+    /// header, such as the <c>WWW-Authenticate</c> challenge of a step-up authorization (RFC 6750 §3.1).
+    /// </summary>
+    /// <param name="context">The request.</param>
+    /// <param name="statusCode">The HTTP status.</param>
+    /// <param name="code">The JSON-RPC error code (<see cref="McpErrorCodes"/>).</param>
+    /// <param name="message">The error message.</param>
+    /// <param name="rawId">The request's id as raw JSON, or empty.</param>
+    /// <param name="writeData">Writes one JSON value for <c>error.data</c>, or null for none.</param>
+    /// <param name="headerName">The header's name.</param>
+    /// <param name="headerValue">Its value.</param>
+    public static Task WriteAsync(HttpContext context, int statusCode, int code, string message, ReadOnlyMemory<byte> rawId, Action<Utf8JsonWriter>? writeData,
+        string headerName, string headerValue) =>
+        Write(context, statusCode, code, message, rawId, null, writeData, (headerName, headerValue));
+
     private static Task Write(HttpContext context, int statusCode, int code, string message, ReadOnlyMemory<byte> rawId, int? retryAfterSeconds,
         Action<Utf8JsonWriter>? writeData, (string Name, string Value)? header)
     {

@@ -22,9 +22,9 @@ internal sealed class RateLimitRule : IAsyncDisposable
     public RateLimitRule(RateLimitRuleOptions options)
     {
         Options = options;
-        _server = Glob(options.Server);
-        _method = Glob(options.Method);
-        _tool = options.Tool == "*" ? null : Glob(options.Tool);
+        _server = Glob.Compile(options.Server);
+        _method = Glob.Compile(options.Method);
+        _tool = options.Tool == "*" ? null : Glob.Compile(options.Tool);
         Limiter = PartitionedRateLimiter.Create<string, string>(client => Partition(client, options), StringComparer.Ordinal);
     }
 
@@ -78,11 +78,6 @@ internal sealed class RateLimitRule : IAsyncDisposable
             TokenLimit = options.PermitLimit, TokensPerPeriod = options.TokensPerWindow ?? options.PermitLimit, ReplenishmentPeriod = options.Window, QueueLimit = 0,
         }),
     };
-
-    /// <summary>A glob (<c>*</c> any run, <c>?</c> one character, everything else literal, case-sensitive like MCP names) as an anchored regex.</summary>
-    internal static Regex Glob(string glob) =>
-        new("^" + Regex.Escape(glob).Replace(@"\*", ".*", StringComparison.Ordinal).Replace(@"\?", ".", StringComparison.Ordinal) + "$",
-            RegexOptions.CultureInvariant | RegexOptions.Singleline, TimeSpan.FromMilliseconds(100));
 
     public ValueTask DisposeAsync() => Limiter.DisposeAsync();
 }

@@ -41,6 +41,17 @@ internal enum BearerOutcome
 internal readonly record struct BearerResult(BearerOutcome Outcome, ClaimsPrincipal? Principal, string Reason, string Description, string? Detail = null);
 
 /// <summary>
+/// The principal of a validated bearer token, with the scopes it holds: those of its <c>scope</c> or
+/// <c>scp</c> claim (RFC 9068 §2.2.3) and every scope they imply
+/// (<see cref="ServerAuthenticationOptions.ImpliedScopes"/>), computed once per token.
+/// </summary>
+internal sealed class BearerPrincipal(ClaimsIdentity identity, IReadOnlySet<string> scopes) : ClaimsPrincipal(identity)
+{
+    /// <summary>The granted scopes, implied ones included.</summary>
+    public IReadOnlySet<string> Scopes { get; } = scopes;
+}
+
+/// <summary>
 /// Validates the bearer token of one MCP server's requests (the edge as an OAuth 2.1 resource
 /// server: MCP 2026-07-28 <c>basic/authorization/index.mdx</c>, "Token Handling"; RFC 6750; RFC 8707
 /// §2 for the audience) with Microsoft.IdentityModel's <see cref="JsonWebTokenHandler"/>, and knows
@@ -58,6 +69,8 @@ internal sealed class ServerBearerAuthenticator
     private readonly TokenValidationParameters _parameters;
     private readonly BaseConfigurationManager _keys;
     private readonly string _scopeParameter;
+    private readonly Dictionary<string, string[]> _implied;
+    private readonly OperationScopeRule[] _operationScopes;
     private readonly ValidatedTokenCache _validated;
     private long _validations;
 
@@ -88,6 +101,9 @@ internal sealed class ServerBearerAuthenticator
             ConfigurationManager = keys,
         };
         _scopeParameter = options.Scopes.Count > 0 ? $", scope=\"{string.Join(' ', options.Scopes)}\"" : "";
+        _implied = options.ImpliedScopes.GroupBy(step => step.Scope, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.SelectMany(step => step.Implies).Distinct(StringComparer.Ordinal).ToArray(), StringComparer.Ordinal);
+        _operationScopes = options.OperationScopes.Select(rule => new OperationScopeRule(rule)).ToArray();
 
         // RFC 9728 §3.1: the well-known segment goes between the host and the resource's path.
         var resourcePath = resource.AbsolutePath.TrimEnd('/');
@@ -108,6 +124,9 @@ internal sealed class ServerBearerAuthenticator
 
     /// <summary>The paths on the edge that serve the metadata: the one under <see cref="ServerAuthenticationOptions.Resource"/>'s path and the one under the server's path.</summary>
     public IReadOnlyList<string> MetadataPaths { get; }
+
+    /// <summary>True when some operations need scopes beyond <see cref="ServerAuthenticationOptions.Scopes"/> (<see cref="ServerAuthenticationOptions.OperationScopes"/>).</summary>
+    public bool HasOperationScopes => _operationScopes.Length > 0;
 
     /// <summary>Whether tokens that passed are remembered (default true; false in the benchmark of a first validation).</summary>
     internal bool CacheValidated { get; init; } = true;
@@ -183,11 +202,12 @@ internal sealed class ServerBearerAuthenticator
         {
             return new(BearerOutcome.InvalidToken, null, "no_principal", "The access token names no principal.");
         }
-        if (Options.Scopes.Count > 0 && !HasScopes(identity, Options.Scopes))
+        var granted = GrantedScopes(identity);
+        if (!Options.Scopes.TrueForAll(granted.Contains))
         {
             return new(BearerOutcome.InsufficientScope, null, "insufficient_scope", "The access token lacks a required scope.");
         }
-        var principal = new ClaimsPrincipal(identity);
+        var principal = new BearerPrincipal(identity, granted);
         if (CacheValidated)
         {
             _validated.Add(token, principal, result.SecurityToken.ValidTo);
@@ -215,7 +235,38 @@ internal sealed class ServerBearerAuthenticator
             : $"Bearer error=\"{error}\", error_description=\"{result.Description}\", resource_metadata=\"{MetadataUrl}\"{_scopeParameter}";
     }
 
-    private static bool HasScopes(ClaimsIdentity identity, List<string> required)
+    /// <summary>
+    /// Adds to <paramref name="required"/> the scopes that <see cref="ServerAuthenticationOptions.OperationScopes"/>
+    /// ask of a message with <paramref name="method"/> and <paramref name="name"/> (its tool, prompt or
+    /// resource URI, or null), each once, in the order of the rules.
+    /// </summary>
+    public void AddOperationScopes(string method, string? name, List<string> required)
+    {
+        foreach (var rule in _operationScopes)
+        {
+            if (rule.Matches(method, name))
+            {
+                foreach (var scope in rule.Scopes)
+                {
+                    if (!required.Contains(scope))
+                    {
+                        required.Add(scope);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The <c>WWW-Authenticate</c> value of a 403 for an operation whose scopes the token lacks (RFC 6750
+    /// §3.1; MCP 2026-07-28 "Scope Challenge Handling"): <c>error="insufficient_scope"</c> and, in one
+    /// challenge, every scope the operation needs (<paramref name="scopes"/>: the server's own and the operation's).
+    /// </summary>
+    public string StepUpChallenge(IEnumerable<string> scopes) =>
+        $"Bearer error=\"insufficient_scope\", error_description=\"This operation needs a scope the access token lacks.\", resource_metadata=\"{MetadataUrl}\", scope=\"{string.Join(' ', scopes)}\"";
+
+    /// <summary>The scopes of the token's <c>scope</c>/<c>scp</c> claims and, transitively, every scope they imply.</summary>
+    private HashSet<string> GrantedScopes(ClaimsIdentity identity)
     {
         var granted = new HashSet<string>(StringComparer.Ordinal);
         foreach (var claim in identity.Claims)
@@ -226,7 +277,32 @@ internal sealed class ServerBearerAuthenticator
                 granted.UnionWith(claim.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries));
             }
         }
-        return required.All(granted.Contains);
+        if (_implied.Count > 0)
+        {
+            var pending = new Stack<string>(granted);
+            while (pending.TryPop(out var scope))
+            {
+                foreach (var implied in _implied.GetValueOrDefault(scope, []))
+                {
+                    if (granted.Add(implied))
+                    {
+                        pending.Push(implied);
+                    }
+                }
+            }
+        }
+        return granted;
+    }
+
+    /// <summary>A compiled <see cref="OperationScopeOptions"/>.</summary>
+    private sealed class OperationScopeRule(OperationScopeOptions options)
+    {
+        private readonly System.Text.RegularExpressions.Regex _method = Glob.Compile(options.Method);
+        private readonly System.Text.RegularExpressions.Regex? _tool = options.Tool == "*" ? null : Glob.Compile(options.Tool);
+
+        public List<string> Scopes { get; } = options.Scopes;
+
+        public bool Matches(string method, string? name) => _method.IsMatch(method) && (_tool is null || (name is not null && _tool.IsMatch(name)));
     }
 
     private static (string Reason, string Description) Describe(Exception? exception) => exception switch

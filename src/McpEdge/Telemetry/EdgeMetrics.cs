@@ -139,7 +139,7 @@ internal sealed class EdgeMetrics
     public void SessionRejected(string server, string reason) =>
         _sessionRejections.Add(1, new KeyValuePair<string, object?>("mcp.server", server), new("reason", reason));
 
-    /// <summary>Counts a request refused by bearer authentication; <paramref name="reason"/> is one of the fixed labels of <see cref="Security.BearerResult.Reason"/>.</summary>
+    /// <summary>Counts a request refused by bearer authentication; <paramref name="reason"/> is one of the fixed labels of <see cref="Security.BearerResult.Reason"/>, or <see cref="Security.OperationScopeMiddleware.Reason"/>.</summary>
     public void AuthRejected(string server, string reason) =>
         _authRejections.Add(1, new KeyValuePair<string, object?>("mcp.server", server), new("reason", reason));
 }

@@ -93,6 +93,39 @@ public class McpEdgeOptionsValidatorTests
         ], errors.Order());
     }
 
+    [Fact]
+    public void Validate_OperationScopes_NeedScopeTokens_AndEveryRuleAScope()
+    {
+        static McpServerOptions With(ServerAuthenticationOptions auth) => new() { Upstreams = ["http://127.0.0.1:1/mcp"], Authentication = auth };
+        var options = new McpEdgeOptions();
+        options.Servers["fine"] = With(new()
+        {
+            Issuer = "https://auth.example.com", Resource = "https://mcp.example.com/mcp/fine",
+            OperationScopes = [new() { Tool = "write_*", Scopes = ["files:write"] }],
+            ImpliedScopes = [new() { Scope = "files:admin", Implies = ["files:write"] }],
+        });
+        options.Servers["bad"] = With(new()
+        {
+            Issuer = "https://auth.example.com", Resource = "https://mcp.example.com/mcp/bad",
+            OperationScopes = [new() { Method = "", Scopes = [] }, new() { Tool = "", Scopes = ["a\"b"] }],
+            ImpliedScopes = [new() { Scope = "x y", Implies = [] }],
+        });
+        options.Servers["off"] = With(new() { OperationScopes = [new() { Scopes = ["files:write"] }] });
+
+        var errors = Validate(options);
+
+        Assert.Equal(
+        [
+            "McpEdge:Servers:bad:Authentication:ImpliedScopes:0:Implies: name at least one scope that 'x y' implies.",
+            "McpEdge:Servers:bad:Authentication:ImpliedScopes:0:Scope: 'x y' is not a scope (printable ASCII without space, '\"' or '\\', RFC 6749 §3.3).",
+            "McpEdge:Servers:bad:Authentication:OperationScopes:0:Method: must be a JSON-RPC method or a glob (default tools/call).",
+            "McpEdge:Servers:bad:Authentication:OperationScopes:0:Scopes: name at least one scope the operation needs.",
+            "McpEdge:Servers:bad:Authentication:OperationScopes:1:Scopes:0: 'a\"b' is not a scope (printable ASCII without space, '\"' or '\\', RFC 6749 §3.3).",
+            "McpEdge:Servers:bad:Authentication:OperationScopes:1:Tool: must be a tool, prompt or resource URI, or a glob (default *).",
+            "McpEdge:Servers:off:Authentication:Issuer: authentication is on only with an Issuer (the authorization server whose tokens are accepted); set it, or remove the other Authentication settings.",
+        ], errors.Order());
+    }
+
     [Theory]
     [InlineData("https://auth.example.com", new[] { "https://auth.example.com/.well-known/oauth-authorization-server", "https://auth.example.com/.well-known/openid-configuration" })]
     [InlineData("https://auth.example.com/tenant1", new[] { "https://auth.example.com/.well-known/oauth-authorization-server/tenant1", "https://auth.example.com/.well-known/openid-configuration/tenant1", "https://auth.example.com/tenant1/.well-known/openid-configuration" })]

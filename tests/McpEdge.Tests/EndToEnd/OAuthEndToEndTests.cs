@@ -64,6 +64,56 @@ public class OAuthEndToEndTests
         Assert.Equal(Scope, grant.Scope);
     }
 
+    /// <summary>
+    /// Step-up authorization (MCP 2026-07-28 basic/authorization/index.mdx, "Step-Up Authorization
+    /// Flow"): the client authorizes with the server's scope, lists tools and calls <c>echo</c>; its
+    /// call to <c>add</c>, which needs <c>math:add</c>, gets the edge's 403 <c>insufficient_scope</c>
+    /// challenge; the client authorizes again for every scope the challenge names and the retried
+    /// call goes through, without the application seeing the refusal.
+    /// </summary>
+    [Fact]
+    public async Task OfficialClient_StepsUpOnTheEdgesScopeChallenge_ForAToolThatNeedsMore()
+    {
+        await using var issuer = await TestAuthorizationServer.StartAsync();
+        var flow = new AuthorizationCodeFlow(issuer);
+        await using var sample = await TestSampleServer.StartAsync();
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: sample.Url) } });
+        var endpoint = new Uri(edge.BaseAddress, "mcp/s");
+        var applied = edge.NextConfigApplied();
+        await edge.WriteConfigAsync(new
+        {
+            Servers = new
+            {
+                s = Mcp.Server(upstreams: sample.Url, authentication: new
+                {
+                    Issuer = issuer.Issuer, Resource = endpoint.ToString(), Scopes = new[] { Scope }, RequireHttpsMetadata = false,
+                    OperationScopes = new[] { new { Tool = "add", Scopes = new[] { "math:add" } } },
+                }),
+            },
+        });
+        await applied;
+
+        var transport = new HttpClientTransport(new HttpClientTransportOptions
+        {
+            Endpoint = endpoint,
+            TransportMode = HttpTransportMode.StreamableHttp,
+            OAuth = new ClientOAuthOptions { ClientId = ClientId, RedirectUri = RedirectUri, AuthorizationCallbackHandler = flow.AuthorizeAsync },
+        });
+        await using var client = await McpClient.CreateAsync(transport, new McpClientOptions { ClientInfo = new Implementation { Name = "oauth-e2e", Version = "1.0.0" } });
+
+        await client.ListToolsAsync();
+        await client.CallToolAsync("echo", new Dictionary<string, object?> { ["text"] = "basic scope" });
+        Assert.Single(flow.Grants);
+        var sum = await client.CallToolAsync("add", new Dictionary<string, object?> { ["a"] = 2, ["b"] = 3 });
+
+        Assert.Equal("5", Assert.IsType<TextContentBlock>(sum.Content.Single()).Text);
+        var grants = flow.Grants.ToArray();
+        Assert.Equal(2, grants.Length);
+        Assert.Equal(Scope, grants[0].Scope);
+        Assert.Equal(["math:add", Scope], grants[1].Scope.Split(' ').Order(StringComparer.Ordinal)); // the union: nothing granted before is lost
+        Assert.All(grants, grant => Assert.Equal(endpoint.ToString(), grant.Resource));
+    }
+
     /// <summary>An authorization endpoint that approves at once and a token endpoint that checks PKCE (S256) and the resource.</summary>
     private sealed class AuthorizationCodeFlow
     {
