@@ -21,6 +21,9 @@ namespace McpEdge.Telemetry;
 /// <c>invalid</c>, or the HTTP method for GET and DELETE);</item>
 /// <item><c>Tool</c> / <c>Prompt</c>: the name in <c>tools/call</c> / <c>prompts/get</c>, clipped to
 /// 128 characters (resource URIs are not logged: they may carry credentials);</item>
+/// <item><c>Principal</c>: the authenticated principal (the bearer token's <c>sub</c> or configured
+/// claim, <see cref="Security.BearerAuthentication.PrincipalOf"/>), clipped to 128 characters, once
+/// authentication passed; never the token;</item>
 /// <item><c>Replica</c>: the destination id the request was forwarded to;</item>
 /// <item><c>Session</c>: <see cref="Hash"/> of the sealed session token the client sent (or, for
 /// <c>initialize</c>, the one the edge issued): 16 hex digits, never the token and never the
@@ -37,6 +40,7 @@ internal sealed class RequestLogScope : IReadOnlyList<KeyValuePair<string, objec
     private string? _method;
     private string? _tool;
     private string? _prompt;
+    private string? _principal;
     private string? _replica;
     private string? _session;
     private string? _requestId;
@@ -104,6 +108,10 @@ internal sealed class RequestLogScope : IReadOnlyList<KeyValuePair<string, objec
         }
         _requestId ??= context.TraceIdentifier;
         _connectionId ??= context.Connection.Id;
+        if (_principal is null && Security.BearerAuthentication.PrincipalOf(context) is { } principal)
+        {
+            _principal = Clip(principal, 128);
+        }
         _replica ??= context.Features.Get<IReverseProxyFeature>()?.ProxiedDestination?.DestinationId;
         if (_session is null && SessionToken(context) is { } token)
         {
@@ -128,6 +136,10 @@ internal sealed class RequestLogScope : IReadOnlyList<KeyValuePair<string, objec
         if (_prompt is not null)
         {
             yield return new("Prompt", _prompt);
+        }
+        if (_principal is not null)
+        {
+            yield return new("Principal", _principal);
         }
         if (_replica is not null)
         {

@@ -69,6 +69,38 @@ public class LogTests
     }
 
     [Fact]
+    public async Task AccessLogLine_NamesTheAuthenticatedPrincipal_NeverTheToken()
+    {
+        await using var issuer = await TestAuthorizationServer.StartAsync();
+        await using var sample = await TestSampleServer.StartAsync();
+        const string resource = "https://mcp.example.com/mcp/s";
+        await using var edge = await EdgeProcess.StartAsync(
+            new
+            {
+                Servers = new
+                {
+                    s = Mcp.Server(upstreams: sample.Url, authentication: new { Issuer = issuer.Issuer, Resource = resource, RequireHttpsMetadata = false }),
+                },
+            },
+            new { Format = "json", LogLevel = new Dictionary<string, string> { ["Default"] = "Warning", [EdgeLogging.AccessCategory] = "Information" } });
+        using var client = new HttpClient { BaseAddress = edge.BaseAddress };
+        var token = issuer.Issue(resource, subject: "user-4711");
+
+        using var request = Mcp.Post("/mcp/s", Mcp.Initialize);
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        using var response = await client.SendAsync(request);
+        using var anonymous = await client.SendAsync(Mcp.Post("/mcp/s", Mcp.Initialize));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        var line = await edge.WaitForOutputAsync(l => l.Contains("\"initialize\"", StringComparison.Ordinal) && l.Contains("\"StatusCode\":200", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+        var refused = await edge.WaitForOutputAsync(l => l.Contains("\"StatusCode\":401", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+        Assert.Equal("user-4711", JsonDocument.Parse(line).RootElement.GetProperty("Properties").GetProperty("Principal").GetString());
+        Assert.False(JsonDocument.Parse(refused).RootElement.GetProperty("Properties").TryGetProperty("Principal", out _));
+        Assert.DoesNotContain(edge.Output, l => l.Contains(token, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task UnknownLogFormat_IsAConfigurationError()
     {
         var error = await Assert.ThrowsAsync<McpEdgeConfigurationException>(() =>
