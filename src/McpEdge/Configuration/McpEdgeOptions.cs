@@ -534,6 +534,14 @@ public sealed record ActiveProbeOptions
     /// <summary>For <c>http</c> probes: the path (and query) on the replica's origin, e.g. <c>/healthz</c>.</summary>
     public string? Path { get; init; }
 
+    /// <summary>
+    /// Headers every probe request carries, e.g. <c>{"Authorization": "Bearer …"}</c> for replicas
+    /// that check tokens themselves (a probe without one gets 401 and marks every replica unhealthy).
+    /// Not the headers the probe sets itself (<see cref="McpEdge.Health.McpHealthProber.ReservedHeaders"/>).
+    /// Never logged. Default: none.
+    /// </summary>
+    public Dictionary<string, string> Headers { get; init; } = new(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>Time between probes of a replica. Default 10 s.</summary>
     public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(10);
 

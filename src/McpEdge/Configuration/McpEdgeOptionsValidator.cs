@@ -266,6 +266,21 @@ public static partial class McpEdgeOptionsValidator
         {
             errors.Add($"{activeAt}:Path: the http probe needs an absolute path such as /healthz (got '{active.Path}').");
         }
+        foreach (var (name, value) in active.Headers)
+        {
+            if (!HeaderName().IsMatch(name))
+            {
+                errors.Add($"{activeAt}:Headers: '{name}' is not a header name (RFC 9110 §5.1 token).");
+            }
+            else if (Health.McpHealthProber.ReservedHeaders.Contains(name))
+            {
+                errors.Add($"{activeAt}:Headers:{name}: the probe sets this header itself.");
+            }
+            if (value is null || value.AsSpan().IndexOfAny('\r', '\n', '\0') >= 0)
+            {
+                errors.Add($"{activeAt}:Headers:{name}: the value must be one line (no CR, LF or NUL).");
+            }
+        }
         Positive(errors, $"{activeAt}:Interval", active.Interval, "00:00:10");
         Positive(errors, $"{activeAt}:Timeout", active.Timeout, "00:00:03");
         if (active.UnhealthyThreshold < 1)
@@ -480,4 +495,8 @@ public static partial class McpEdgeOptionsValidator
     /// <summary>RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E.</summary>
     [GeneratedRegex("^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$")]
     private static partial Regex ScopeToken();
+
+    /// <summary>An HTTP field name: a token (RFC 9110 §5.1, §5.6.2).</summary>
+    [GeneratedRegex(@"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")]
+    private static partial Regex HeaderName();
 }

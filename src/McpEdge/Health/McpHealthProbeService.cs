@@ -152,7 +152,7 @@ public sealed partial class McpHealthProbeService : IHostedService, IDisposable
             ? ProbeKinds.SseEndpoint
             : active.Probe;
         var (result, speaksDiscover) = await _prober.ProbeAsync(new Uri(destination.Model.Config.Address), options.UpstreamHttpVersion, kind, active.Path, active.Timeout,
-            preferSession: record.SpeaksDiscover == false, _tls.Get(server), stopping);
+            preferSession: record.SpeaksDiscover == false, _tls.Get(server), active.Headers, stopping);
         if (speaksDiscover is not null)
         {
             record.SpeaksDiscover = speaksDiscover;

@@ -45,6 +45,16 @@ public sealed class McpHealthProber : IDisposable
     private static readonly MediaTypeWithQualityHeaderValue Json = new("application/json");
     private static readonly MediaTypeWithQualityHeaderValue EventStream = new("text/event-stream");
 
+    /// <summary>
+    /// Headers a probe sets itself, which <see cref="Configuration.ActiveProbeOptions.Headers"/> may not
+    /// name: the framing and routing ones and those of the MCP exchange.
+    /// </summary>
+    public static readonly IReadOnlySet<string> ReservedHeaders = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+    {
+        "Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection", "Upgrade", "TE", "Accept",
+        McpHeaders.SessionId, McpHeaders.ProtocolVersion, McpHeaders.Method, McpHeaders.Name,
+    };
+
     private readonly HttpMessageInvoker _client;
     private readonly bool _ownsClient;
     private readonly Dictionary<Forwarder.UpstreamTlsContext, HttpMessageInvoker> _tlsClients = [];
@@ -80,16 +90,18 @@ public sealed class McpHealthProber : IDisposable
     /// <param name="timeout">The deadline of the whole probe.</param>
     /// <param name="preferSession">For <c>auto</c>: skip <c>discover</c> (the replica did not speak it last time).</param>
     /// <param name="tls">The server's upstream TLS, as its proxied requests use it; null for the system's trust and no client certificate.</param>
+    /// <param name="headers">Headers every request of the probe carries (<see cref="Configuration.ActiveProbeOptions.Headers"/>, validated), or null.</param>
     /// <param name="cancellationToken">Stops the probe (shutdown).</param>
     /// <returns>The result and, for <c>auto</c>, whether the replica answered <c>discover</c>.</returns>
     public async Task<(ProbeResult Result, bool? SpeaksDiscover)> ProbeAsync(Uri upstream, string httpVersion, string kind, string? httpPath, TimeSpan timeout, bool preferSession,
-        Forwarder.UpstreamTlsContext? tls, CancellationToken cancellationToken)
+        Forwarder.UpstreamTlsContext? tls, IReadOnlyDictionary<string, string>? headers, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
         var ct = deadline.Token;
-        var target = new Target(upstream, Configuration.UpstreamHttpVersions.Resolve(httpVersion) ?? Configuration.UpstreamHttpVersions.YarpDefault, ClientFor(tls));
+        var target = new Target(upstream, Configuration.UpstreamHttpVersions.Resolve(httpVersion) ?? Configuration.UpstreamHttpVersions.YarpDefault, ClientFor(tls),
+            headers is { Count: > 0 } ? headers : null);
         var ran = kind;
         bool? speaksDiscover = null;
         try
@@ -152,7 +164,7 @@ public sealed class McpHealthProber : IDisposable
         }
         if (!response.IsSuccessStatusCode)
         {
-            return ($"server/discover answered HTTP {status}", false);
+            return (Answered("server/discover", response), false);
         }
         var (result, error) = await ReadResponseAsync(response, "mcpedge-probe-discover", ct);
         if (error is not null)
@@ -172,7 +184,7 @@ public sealed class McpHealthProber : IDisposable
         {
             if (!response.IsSuccessStatusCode)
             {
-                return $"initialize answered HTTP {(int)response.StatusCode}";
+                return Answered("initialize", response);
             }
             sessionId = response.Headers.TryGetValues(McpHeaders.SessionId, out var values) ? values.FirstOrDefault() : null;
             var (_, error, result) = await ReadResponseWithResultAsync(response, "mcpedge-probe-init", ct);
@@ -191,7 +203,7 @@ public sealed class McpHealthProber : IDisposable
             {
                 if (!response.IsSuccessStatusCode)
                 {
-                    return $"notifications/initialized answered HTTP {(int)response.StatusCode}";
+                    return Answered("notifications/initialized", response);
                 }
             }
             using (var request = Post(upstream, """{"jsonrpc":"2.0","id":"mcpedge-probe-ping","method":"ping"}""", version, sessionId))
@@ -199,7 +211,7 @@ public sealed class McpHealthProber : IDisposable
             {
                 if (!response.IsSuccessStatusCode)
                 {
-                    return $"ping answered HTTP {(int)response.StatusCode}";
+                    return Answered("ping", response);
                 }
                 var (_, error) = await ReadResponseAsync(response, "mcpedge-probe-ping", ct);
                 return error is null ? null : $"ping: {error}";
@@ -238,7 +250,7 @@ public sealed class McpHealthProber : IDisposable
     {
         using var request = url.Request(HttpMethod.Get);
         using var response = await url.Client.SendAsync(request, ct);
-        return response.IsSuccessStatusCode ? null : $"GET {url.Uri.PathAndQuery} answered HTTP {(int)response.StatusCode}";
+        return response.IsSuccessStatusCode ? null : Answered($"GET {url.Uri.PathAndQuery}", response);
     }
 
     private async Task<string?> SseEndpointAsync(Target upstream, CancellationToken ct)
@@ -248,7 +260,7 @@ public sealed class McpHealthProber : IDisposable
         using var response = await upstream.Client.SendAsync(request, ct);
         if (!response.IsSuccessStatusCode)
         {
-            return $"GET answered HTTP {(int)response.StatusCode}";
+            return Answered("GET", response);
         }
         await using var stream = await response.Content.ReadAsStreamAsync(ct);
         using var reader = new StreamReader(stream, Encoding.UTF8);
@@ -266,6 +278,18 @@ public sealed class McpHealthProber : IDisposable
             }
         }
         return "the SSE stream sent no endpoint event";
+    }
+
+    /// <summary>
+    /// "<paramref name="step"/> answered HTTP n"; for 401 and 403 with what to do about it, since a
+    /// replica that checks tokens itself refuses a probe without one.
+    /// </summary>
+    private static string Answered(string step, HttpResponseMessage response)
+    {
+        var status = (int)response.StatusCode;
+        return status is 401 or 403
+            ? $"{step} answered HTTP {status}: the replica wants credentials; give the probe some with HealthCheck:Active:Headers, or probe a path that needs none (Probe: http)"
+            : $"{step} answered HTTP {status}";
     }
 
     private static HttpRequestMessage Post(Target upstream, string json, string? version, string? sessionId)
@@ -428,10 +452,20 @@ public sealed class McpHealthProber : IDisposable
         }
     }
 
-    /// <summary>A replica's URL and the HTTP version and version policy its requests use.</summary>
-    private readonly record struct Target(Uri Uri, (Version Version, HttpVersionPolicy Policy) HttpVersion, HttpMessageInvoker Client)
+    /// <summary>A replica's URL, the HTTP version and version policy its requests use, and the configured probe headers.</summary>
+    private readonly record struct Target(Uri Uri, (Version Version, HttpVersionPolicy Policy) HttpVersion, HttpMessageInvoker Client, IReadOnlyDictionary<string, string>? Headers)
     {
-        public HttpRequestMessage Request(HttpMethod method) =>
-            new(method, Uri) { Version = HttpVersion.Version, VersionPolicy = HttpVersion.Policy };
+        public HttpRequestMessage Request(HttpMethod method)
+        {
+            var request = new HttpRequestMessage(method, Uri) { Version = HttpVersion.Version, VersionPolicy = HttpVersion.Policy };
+            if (Headers is not null)
+            {
+                foreach (var (name, value) in Headers)
+                {
+                    request.Headers.TryAddWithoutValidation(name, value);
+                }
+            }
+            return request;
+        }
     }
 }

@@ -259,6 +259,32 @@ public class McpEdgeOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_ProbeHeaders_AreFieldNamesTheProbeDoesNotSetItself_WithOneLineValues()
+    {
+        var errors = Validate(WithServer("s", new McpServerOptions
+        {
+            Upstreams = ["http://127.0.0.1:1/mcp"],
+            HealthCheck = new McpHealthCheckOptions
+            {
+                Active = new ActiveProbeOptions
+                {
+                    Headers = new(StringComparer.OrdinalIgnoreCase)
+                    {
+                        ["Authorization"] = "Bearer fine", ["X-Api-Key"] = "fine", ["bad name"] = "x", ["mcp-session-id"] = "x", ["X-Split"] = "a\r\nInjected: 1",
+                    },
+                },
+            },
+        }));
+
+        Assert.Equal(
+        [
+            "McpEdge:Servers:s:HealthCheck:Active:Headers: 'bad name' is not a header name (RFC 9110 §5.1 token).",
+            "McpEdge:Servers:s:HealthCheck:Active:Headers:mcp-session-id: the probe sets this header itself.",
+            "McpEdge:Servers:s:HealthCheck:Active:Headers:X-Split: the value must be one line (no CR, LF or NUL).",
+        ], errors.Order());
+    }
+
+    [Fact]
     public void Validate_UnknownProbe_ListsTheKnownOnes()
     {
         var error = Assert.Single(Validate(WithServer("s", new McpServerOptions

@@ -29,6 +29,7 @@ public class HealthAndFailoverTests
         public string Name { get; }
         public volatile bool Hang;
         public volatile bool Reset;
+        public volatile string? RequiredAuthorization;
         public TimeSpan Delay;
         public TestUpstream Upstream { get; private set; } = null!;
         public string Url => Upstream.Url + "/mcp";
@@ -59,6 +60,12 @@ public class HealthAndFailoverTests
             if (Delay > TimeSpan.Zero)
             {
                 await Task.Delay(Delay);
+            }
+            if (RequiredAuthorization is { } required && context.Request.Headers.Authorization != required)
+            {
+                context.Response.StatusCode = 401; // a replica that checks tokens itself
+                context.Response.Headers.WWWAuthenticate = "Bearer resource_metadata=\"https://mcp.example.com/.well-known/oauth-protected-resource/mcp\"";
+                return;
             }
             if (HttpMethods.IsDelete(context.Request.Method))
             {
@@ -174,6 +181,42 @@ public class HealthAndFailoverTests
         await WaitForHealthAsync(edge, a.Url, DestinationHealth.Unhealthy);
         using var notReady = await edge.Client.GetAsync("/readyz");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
+    }
+
+    [Fact]
+    public async Task ActiveProbe_ReplicaThatChecksTokens_HealthyWithProbeHeaders_UnhealthyWithoutThem_AndTheErrorSaysWhy()
+    {
+        const string secret = "Bearer probe-secret-0815";
+        var a = await Replica.StartAsync("a");
+        await using var ua = a.Upstream;
+        a.RequiredAuthorization = secret;
+        object Probe(object? headers) => new
+        {
+            Active = new { Enabled = true, Probe = "session", Interval = "00:00:00.300", Timeout = "00:00:00.200", UnhealthyThreshold = 2, HealthyThreshold = 2, Headers = headers },
+            Passive = new { Enabled = false },
+        };
+        await using var edge = await TestEdge.StartAsync(new
+        {
+            Servers = new
+            {
+                s = Mcp.Server("RoundRobin", healthCheck: Probe(new Dictionary<string, string> { ["Authorization"] = secret }), upstreams: [a.Url]),
+                t = Mcp.Server("RoundRobin", healthCheck: Probe(null), upstreams: [a.Url]),
+            },
+        });
+
+        await edge.WaitForActiveHealthAsync("s", a.Url, DestinationHealth.Healthy);
+        await edge.WaitForActiveHealthAsync("t", a.Url, DestinationHealth.Unhealthy);
+
+        var clusters = await edge.Client.GetStringAsync("/edge/clusters");
+        using var json = JsonDocument.Parse(clusters);
+        var t = json.RootElement.GetProperty("servers").EnumerateArray().Single(e => e.GetProperty("name").GetString() == "t");
+        var error = t.GetProperty("replicas")[0].GetProperty("lastError").GetString();
+        Assert.Equal("initialize answered HTTP 401: the replica wants credentials; give the probe some with HealthCheck:Active:Headers, or probe a path that needs none (Probe: http)", error);
+        Assert.DoesNotContain("probe-secret", clusters, StringComparison.Ordinal);
+        // Every request of server s's probes carried the header, the session's DELETE included.
+        var probes = a.Upstream.Requests.Where(r => r.Headers.GetValueOrDefault("Authorization") == secret).ToArray();
+        Assert.Contains(probes, r => r.Method == "DELETE");
+        Assert.Contains(probes, r => r.Body.Contains("\"method\":\"ping\"", StringComparison.Ordinal));
     }
 
     [Fact]
