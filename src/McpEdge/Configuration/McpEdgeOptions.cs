@@ -375,6 +375,12 @@ public sealed record ServerAuthenticationOptions
     /// </summary>
     public bool ForwardAuthorization { get; init; } = true;
 
+    /// <summary>
+    /// Token introspection (RFC 7662) for access tokens that are not JWTs (opaque tokens). Off while
+    /// <see cref="TokenIntrospectionOptions.ClientId"/> is empty; JWTs are always validated locally.
+    /// </summary>
+    public TokenIntrospectionOptions Introspection { get; init; } = new();
+
     /// <summary>How often the metadata and keys are fetched again. Default 1 hour (at least 5 minutes); a token signed by an unknown key fetches them sooner, at most every 30 s.</summary>
     public TimeSpan KeysRefreshInterval { get; init; } = TimeSpan.FromHours(1);
 
@@ -397,6 +403,27 @@ public sealed record OperationScopeOptions
 
     /// <summary>The scopes the operation needs (RFC 6749 §3.3 scope tokens). At least one.</summary>
     public List<string> Scopes { get; init; } = [];
+}
+
+/// <summary>
+/// How the edge asks the authorization server about an opaque access token (RFC 7662 §2): a POST
+/// of <c>token</c> to its introspection endpoint, authenticated as a confidential client with HTTP
+/// Basic (<c>client_secret_basic</c>, RFC 6749 §2.3.1).
+/// </summary>
+public sealed record TokenIntrospectionOptions
+{
+    /// <summary>The edge's client id at the authorization server. Empty: introspection off (opaque tokens get 401).</summary>
+    public string? ClientId { get; init; }
+
+    /// <summary>Its client secret. Required with <see cref="ClientId"/>; best given in the environment (<c>McpEdge__Servers__{name}__Authentication__Introspection__ClientSecret</c>).</summary>
+    public string? ClientSecret { get; init; }
+
+    /// <summary>The introspection endpoint. Default: <c>introspection_endpoint</c> of the authorization server's metadata (RFC 8414 §2). Required with <c>JwksUri</c>.</summary>
+    public string? Endpoint { get; init; }
+
+    /// <summary>True when introspection is on (<see cref="ClientId"/> set).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool IsEnabled => !string.IsNullOrEmpty(ClientId);
 }
 
 /// <summary>One step of a scope hierarchy (<see cref="ServerAuthenticationOptions.ImpliedScopes"/>).</summary>

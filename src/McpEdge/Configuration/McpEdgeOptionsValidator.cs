@@ -361,7 +361,7 @@ public static partial class McpEdgeOptionsValidator
         at += ":Authentication";
         if (!auth.IsEnabled)
         {
-            if (!string.IsNullOrEmpty(auth.Resource) || auth.Audiences.Count > 0 || auth.Scopes.Count > 0 || auth.OperationScopes.Count > 0 || auth.ImpliedScopes.Count > 0
+            if (!string.IsNullOrEmpty(auth.Resource) || auth.Audiences.Count > 0 || auth.Scopes.Count > 0 || auth.OperationScopes.Count > 0 || auth.ImpliedScopes.Count > 0 || auth.Introspection.IsEnabled
                 || !string.IsNullOrEmpty(auth.MetadataAddress) || !string.IsNullOrEmpty(auth.JwksUri))
             {
                 errors.Add($"{at}:Issuer: authentication is on only with an Issuer (the authorization server whose tokens are accepted); set it, or remove the other Authentication settings.");
@@ -427,6 +427,26 @@ public static partial class McpEdgeOptionsValidator
             {
                 errors.Add($"{at}:{name}: '{url}' is not an absolute URL{httpsNote}.");
             }
+        }
+        var introspection = auth.Introspection;
+        if (introspection.IsEnabled)
+        {
+            if (string.IsNullOrEmpty(introspection.ClientSecret))
+            {
+                errors.Add($"{at}:Introspection:ClientSecret: required with ClientId (the edge authenticates to the introspection endpoint with HTTP Basic, RFC 7662 §2.1).");
+            }
+            if (!string.IsNullOrEmpty(introspection.Endpoint) && !IsUrl(introspection.Endpoint, auth.RequireHttpsMetadata))
+            {
+                errors.Add($"{at}:Introspection:Endpoint: '{introspection.Endpoint}' is not an absolute URL{httpsNote}.");
+            }
+            else if (string.IsNullOrEmpty(introspection.Endpoint) && !string.IsNullOrEmpty(auth.JwksUri))
+            {
+                errors.Add($"{at}:Introspection:Endpoint: required with JwksUri (without metadata there is no introspection_endpoint to read).");
+            }
+        }
+        else if (!string.IsNullOrEmpty(introspection.ClientSecret) || !string.IsNullOrEmpty(introspection.Endpoint))
+        {
+            errors.Add($"{at}:Introspection:ClientId: introspection is on only with a ClientId; set it, or remove the other Introspection settings.");
         }
         if (string.IsNullOrWhiteSpace(auth.PrincipalClaim))
         {

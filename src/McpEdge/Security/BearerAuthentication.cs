@@ -28,7 +28,7 @@ internal enum BearerOutcome
     /// <summary>A valid token without every required scope: 403 <c>insufficient_scope</c>.</summary>
     InsufficientScope,
 
-    /// <summary>The authorization server's metadata or keys could not be fetched yet: 503, the token is neither accepted nor refused.</summary>
+    /// <summary>The authorization server's metadata or keys could not be fetched yet, or its introspection endpoint did not answer: 503, the token is neither accepted nor refused.</summary>
     Unavailable,
 }
 
@@ -37,7 +37,7 @@ internal enum BearerOutcome
 /// <param name="Principal">The authenticated principal, named by the configured claim; null otherwise.</param>
 /// <param name="Reason">A fixed label (<c>missing</c>, <c>expired</c>, <c>audience</c>, …), never client input.</param>
 /// <param name="Description">A fixed English phrase (ASCII, no quotes) for <c>error_description</c> and the log.</param>
-/// <param name="Detail">For the log only: why the authorization server's metadata or keys could not be fetched.</param>
+/// <param name="Detail">For the log only: why the authorization server's metadata, keys or introspection answer could not be had.</param>
 internal readonly record struct BearerResult(BearerOutcome Outcome, ClaimsPrincipal? Principal, string Reason, string Description, string? Detail = null);
 
 /// <summary>
@@ -72,6 +72,8 @@ internal sealed class ServerBearerAuthenticator
     private readonly Dictionary<string, string[]> _implied;
     private readonly OperationScopeRule[] _operationScopes;
     private readonly ValidatedTokenCache _validated;
+    private readonly HttpClient? _http;
+    private readonly ConcurrentDictionary<string, Task<BearerResult>> _introspecting = new(StringComparer.Ordinal);
     private long _validations;
 
     /// <summary>Builds the authenticator of <paramref name="server"/> over a shared key source.</summary>
@@ -80,9 +82,11 @@ internal sealed class ServerBearerAuthenticator
     /// <param name="options">Its validated, enabled settings.</param>
     /// <param name="keys">The issuer's metadata and keys (shared by servers of one issuer).</param>
     /// <param name="time">The clock of the validated-token cache.</param>
-    public ServerBearerAuthenticator(string server, string publicPath, ServerAuthenticationOptions options, BaseConfigurationManager keys, TimeProvider time)
+    /// <param name="http">The client for token introspection (<see cref="ServerAuthenticationOptions.Introspection"/>); null when it is off.</param>
+    public ServerBearerAuthenticator(string server, string publicPath, ServerAuthenticationOptions options, BaseConfigurationManager keys, TimeProvider time, HttpClient? http = null)
     {
         _validated = new ValidatedTokenCache(time);
+        _http = options.Introspection.IsEnabled ? http : null;
         Server = server;
         Options = options;
         _keys = keys;
@@ -178,6 +182,10 @@ internal sealed class ServerBearerAuthenticator
 
     private async ValueTask<BearerResult> ValidateAsync(string token, CancellationToken cancellationToken)
     {
+        if (_http is not null && !Handler.CanReadToken(token))
+        {
+            return await IntrospectOnceAsync(token, cancellationToken);
+        }
         try
         {
             // Fetched here first so that an unreachable authorization server is a 503, not a token refused for want of keys.
@@ -197,7 +205,12 @@ internal sealed class ServerBearerAuthenticator
             var (reason, description) = Describe(result.Exception);
             return new(BearerOutcome.InvalidToken, null, reason, description);
         }
-        var identity = result.ClaimsIdentity;
+        return Accept(token, result.ClaimsIdentity, result.SecurityToken.ValidTo);
+    }
+
+    /// <summary>The checks after the token itself was found good: a principal, the server's scopes; then the token is remembered until <paramref name="expiresUtc"/>.</summary>
+    private BearerResult Accept(string token, ClaimsIdentity identity, DateTime expiresUtc)
+    {
         if (string.IsNullOrEmpty(identity.Name))
         {
             return new(BearerOutcome.InvalidToken, null, "no_principal", "The access token names no principal.");
@@ -210,9 +223,149 @@ internal sealed class ServerBearerAuthenticator
         var principal = new BearerPrincipal(identity, granted);
         if (CacheValidated)
         {
-            _validated.Add(token, principal, result.SecurityToken.ValidTo);
+            _validated.Add(token, principal, expiresUtc);
         }
         return new(BearerOutcome.Authenticated, principal, "ok", "");
+    }
+
+    /// <summary>
+    /// Introspects an opaque token, once for all the requests that bring it at the same time: the
+    /// first starts the call (not cancelled by its own client leaving), the others wait for its result.
+    /// </summary>
+    private async ValueTask<BearerResult> IntrospectOnceAsync(string token, CancellationToken cancellationToken)
+    {
+        var mine = new TaskCompletionSource<BearerResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var running = _introspecting.GetOrAdd(token, mine.Task);
+        if (running != mine.Task)
+        {
+            return await running.WaitAsync(cancellationToken);
+        }
+        try
+        {
+            var result = await IntrospectAsync(token);
+            mine.SetResult(result);
+            return result;
+        }
+        catch (Exception e)
+        {
+            mine.SetException(e);
+            throw;
+        }
+        finally
+        {
+            _introspecting.TryRemove(new KeyValuePair<string, Task<BearerResult>>(token, mine.Task));
+        }
+    }
+
+    /// <summary>
+    /// RFC 7662: POSTs the token to the introspection endpoint as the configured client and checks
+    /// the answer as a JWT's claims are checked: <c>active</c> true, <c>iss</c> (when given) the
+    /// issuer, <c>aud</c> one of the audiences (required: MCP 2026-07-28 "Token Handling" asks for
+    /// audience validation), <c>exp</c>/<c>nbf</c> within the clock skew, the principal claim, the
+    /// scopes. An endpoint that cannot be reached or does not answer 200 with JSON is
+    /// <see cref="BearerOutcome.Unavailable"/>.
+    /// </summary>
+    private async Task<BearerResult> IntrospectAsync(string token)
+    {
+        var settings = Options.Introspection;
+        string? endpoint = settings.Endpoint;
+        byte[] answer;
+        try
+        {
+            if (string.IsNullOrEmpty(endpoint))
+            {
+                var metadata = await _keys.GetBaseConfigurationAsync(CancellationToken.None) as OpenIdConnectConfiguration;
+                endpoint = metadata?.IntrospectionEndpoint;
+                if (string.IsNullOrEmpty(endpoint))
+                {
+                    return Unavailable("the authorization server's metadata names no introspection_endpoint; set Introspection:Endpoint");
+                }
+            }
+            using var request = new HttpRequestMessage(HttpMethod.Post, endpoint)
+            {
+                Content = new FormUrlEncodedContent([new("token", token), new("token_type_hint", "access_token")]),
+            };
+            // RFC 6749 §2.3.1: client id and secret form-urlencoded, then Basic.
+            var credentials = Uri.EscapeDataString(settings.ClientId!) + ":" + Uri.EscapeDataString(settings.ClientSecret ?? "");
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(credentials)));
+            request.Headers.Accept.Add(new System.Net.Http.Headers.MediaTypeWithQualityHeaderValue("application/json"));
+            using var response = await _http!.SendAsync(request, CancellationToken.None);
+            if (!response.IsSuccessStatusCode)
+            {
+                return Unavailable($"the introspection endpoint {endpoint} answered HTTP {(int)response.StatusCode}");
+            }
+            answer = await response.Content.ReadAsByteArrayAsync(CancellationToken.None);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException or InvalidOperationException)
+        {
+            var cause = e.InnerException?.Message ?? e.Message;
+            return Unavailable(endpoint is null
+                ? $"the metadata naming the introspection endpoint could not be fetched: {cause}"
+                : $"the introspection endpoint {endpoint} could not be reached: {cause}");
+        }
+
+        Interlocked.Increment(ref _validations);
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(answer);
+        }
+        catch (JsonException)
+        {
+            return Unavailable($"the introspection endpoint {endpoint} answered something that is not JSON");
+        }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return Unavailable($"the introspection endpoint {endpoint} answered something that is not a JSON object");
+            }
+            if (!root.TryGetProperty("active", out var active) || active.ValueKind != JsonValueKind.True)
+            {
+                return new(BearerOutcome.InvalidToken, null, "inactive", "The access token is not active.");
+            }
+            if (root.TryGetProperty("iss", out var iss) && !(iss.ValueKind == JsonValueKind.String && iss.GetString() == Options.Issuer))
+            {
+                return new(BearerOutcome.InvalidToken, null, "issuer", "The access token was not issued by this MCP server's authorization server.");
+            }
+            var audiences = Strings(root, "aud");
+            if (!audiences.Any(aud => _parameters.ValidAudiences.Any(valid => string.Equals(aud.TrimEnd('/'), valid.TrimEnd('/'), StringComparison.Ordinal))))
+            {
+                return new(BearerOutcome.InvalidToken, null, "audience", "The access token was not issued for this MCP server.");
+            }
+            var now = DateTimeOffset.UtcNow; // the clock JWT lifetimes are checked against (IdentityModel's)
+            DateTimeOffset? expires = root.TryGetProperty("exp", out var exp) && exp.TryGetInt64(out var expSeconds) ? DateTimeOffset.FromUnixTimeSeconds(expSeconds) : null;
+            if (expires is { } until && until + Options.ClockSkew <= now)
+            {
+                return new(BearerOutcome.InvalidToken, null, "expired", "The access token expired.");
+            }
+            if (root.TryGetProperty("nbf", out var nbf) && nbf.TryGetInt64(out var nbfSeconds) && DateTimeOffset.FromUnixTimeSeconds(nbfSeconds) - Options.ClockSkew > now)
+            {
+                return new(BearerOutcome.InvalidToken, null, "not_yet_valid", "The access token is not valid yet.");
+            }
+            var claims = new List<Claim>();
+            if (root.TryGetProperty(Options.PrincipalClaim, out var name) && name.ValueKind == JsonValueKind.String)
+            {
+                claims.Add(new Claim(Options.PrincipalClaim, name.GetString()!));
+            }
+            if (root.TryGetProperty("scope", out var scope) && scope.ValueKind == JsonValueKind.String)
+            {
+                claims.Add(new Claim("scope", scope.GetString()!));
+            }
+            claims.AddRange(audiences.Select(aud => new Claim("aud", aud)));
+            var identity = new ClaimsIdentity(claims, "Bearer", Options.PrincipalClaim, null);
+            return Accept(token, identity, (expires ?? DateTimeOffset.MaxValue).UtcDateTime); // the cache keeps it at most a minute
+        }
+
+        static BearerResult Unavailable(string detail) =>
+            new(BearerOutcome.Unavailable, null, "unavailable", "The authorization server could not be asked about the access token.", detail);
+
+        static IEnumerable<string> Strings(JsonElement root, string property) =>
+            !root.TryGetProperty(property, out var value) ? []
+            : value.ValueKind == JsonValueKind.String ? [value.GetString()!]
+            : value.ValueKind == JsonValueKind.Array ? value.EnumerateArray().Where(e => e.ValueKind == JsonValueKind.String).Select(e => e.GetString()!).ToArray()
+            : [];
     }
 
     /// <summary>
@@ -620,7 +773,7 @@ public sealed class BearerAuthentication : IDisposable
                 };
             }
             sources[sourceKey] = keys;
-            var authenticator = new ServerBearerAuthenticator(name, McpProxyConfigBuilder.PublicPath(name, server), auth, keys, _time);
+            var authenticator = new ServerBearerAuthenticator(name, McpProxyConfigBuilder.PublicPath(name, server), auth, keys, _time, _http);
             byServer[name] = authenticator;
             foreach (var path in authenticator.MetadataPaths)
             {

@@ -17,7 +17,7 @@ namespace McpEdge.Security;
 /// 2026-07-28 <c>basic/authorization/index.mdx</c>, "Error Handling": 401 with
 /// <c>WWW-Authenticate: Bearer resource_metadata="…"</c> (and <c>error="invalid_token"</c> for a token
 /// that does not validate), 403 <c>insufficient_scope</c>, 400 <c>invalid_request</c>; 503 with
-/// <c>Retry-After</c> while the authorization server's keys cannot be fetched (neither accepted nor
+/// <c>Retry-After</c> while the authorization server's keys cannot be fetched or its introspection endpoint does not answer (neither accepted nor
 /// refused, so a client does not start a new authorization). Each is logged (event 120, without the
 /// token) and counted in <c>mcpedge.auth.rejections</c> by reason. With
 /// <see cref="ServerAuthenticationOptions.ForwardAuthorization"/> off, the <c>Authorization</c>
@@ -25,7 +25,7 @@ namespace McpEdge.Security;
 /// </remarks>
 internal sealed partial class BearerAuthenticationMiddleware(RequestDelegate next, BearerAuthentication authentication, Telemetry.EdgeMetrics metrics, ILogger<BearerAuthenticationMiddleware> logger)
 {
-    /// <summary>The <c>Retry-After</c> (seconds) of a 503 while the authorization server's keys are unavailable.</summary>
+    /// <summary>The <c>Retry-After</c> (seconds) of a 503 while the authorization server's keys or introspection are unavailable.</summary>
     public const int UnavailableRetryAfterSeconds = 5;
 
     /// <summary>Runs the step.</summary>
@@ -56,7 +56,7 @@ internal sealed partial class BearerAuthenticationMiddleware(RequestDelegate nex
             BearerOutcome.Missing => (StatusCodes.Status401Unauthorized, "Unauthorized: this MCP server needs a bearer token; see WWW-Authenticate."),
             BearerOutcome.InvalidRequest => (StatusCodes.Status400BadRequest, "Bad Request: " + result.Description),
             BearerOutcome.InsufficientScope => (StatusCodes.Status403Forbidden, "Forbidden: " + result.Description),
-            BearerOutcome.Unavailable => (StatusCodes.Status503ServiceUnavailable, "Service Unavailable: the authorization server's keys could not be fetched; try again."),
+            BearerOutcome.Unavailable => (StatusCodes.Status503ServiceUnavailable, "Service Unavailable: the authorization server could not be reached to check the access token; try again."),
             _ => (StatusCodes.Status401Unauthorized, "Unauthorized: " + result.Description),
         };
         if (result.Outcome == BearerOutcome.Unavailable)
@@ -72,7 +72,7 @@ internal sealed partial class BearerAuthenticationMiddleware(RequestDelegate nex
     [LoggerMessage(EventId = 120, Level = LogLevel.Information, Message = "Request for server {Server} refused with {StatusCode} ({Reason}): {Description}")]
     private static partial void LogRejected(ILogger logger, string server, int statusCode, string reason, string description);
 
-    [LoggerMessage(EventId = 121, Level = LogLevel.Warning, Message = "Request for server {Server} answered 503: the metadata or keys of the authorization server {Issuer} could not be fetched: {Reason}")]
+    [LoggerMessage(EventId = 121, Level = LogLevel.Warning, Message = "Request for server {Server} answered 503: the authorization server {Issuer} could not be reached to check the token: {Reason}")]
     private static partial void LogUnavailable(ILogger logger, string server, string issuer, string reason);
 }
 

@@ -259,6 +259,29 @@ public class McpEdgeOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_Introspection_NeedsASecret_AndAnEndpointWithoutMetadata()
+    {
+        static McpServerOptions With(ServerAuthenticationOptions auth) => new() { Upstreams = ["http://127.0.0.1:1/mcp"], Authentication = auth };
+        const string issuer = "https://auth.example.com";
+        var options = new McpEdgeOptions();
+        options.Servers["fine"] = With(new() { Issuer = issuer, Resource = "https://mcp.example.com/mcp/fine", Introspection = new() { ClientId = "edge", ClientSecret = "s" } });
+        options.Servers["nosecret"] = With(new() { Issuer = issuer, Resource = "https://mcp.example.com/mcp/nosecret", Introspection = new() { ClientId = "edge" } });
+        options.Servers["jwks"] = With(new() { Issuer = issuer, Resource = "https://mcp.example.com/mcp/jwks", JwksUri = issuer + "/jwks", Introspection = new() { ClientId = "edge", ClientSecret = "s" } });
+        options.Servers["http"] = With(new() { Issuer = issuer, Resource = "https://mcp.example.com/mcp/http", Introspection = new() { ClientId = "edge", ClientSecret = "s", Endpoint = "http://auth.example.com/introspect" } });
+        options.Servers["noid"] = With(new() { Issuer = issuer, Resource = "https://mcp.example.com/mcp/noid", Introspection = new() { ClientSecret = "s" } });
+
+        var errors = Validate(options);
+
+        Assert.Equal(
+        [
+            "McpEdge:Servers:http:Authentication:Introspection:Endpoint: 'http://auth.example.com/introspect' is not an absolute URL (https://, or set RequireHttpsMetadata to false for an http authorization server).",
+            "McpEdge:Servers:jwks:Authentication:Introspection:Endpoint: required with JwksUri (without metadata there is no introspection_endpoint to read).",
+            "McpEdge:Servers:noid:Authentication:Introspection:ClientId: introspection is on only with a ClientId; set it, or remove the other Introspection settings.",
+            "McpEdge:Servers:nosecret:Authentication:Introspection:ClientSecret: required with ClientId (the edge authenticates to the introspection endpoint with HTTP Basic, RFC 7662 §2.1).",
+        ], errors.Order());
+    }
+
+    [Fact]
     public void Validate_ProbeHeaders_AreFieldNamesTheProbeDoesNotSetItself_WithOneLineValues()
     {
         var errors = Validate(WithServer("s", new McpServerOptions

@@ -14,8 +14,10 @@ namespace McpEdge.Tests.Infrastructure;
 public sealed class TestAuthorizationServer : IAsyncDisposable
 {
     private readonly TestUpstream _http;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Dictionary<string, object>> _opaque = new();
     private volatile RsaSecurityKey _key = NewKey();
     private int _metadataFetches;
+    private int _introspections;
 
     private TestAuthorizationServer(TestUpstream http) => _http = http;
 
@@ -27,6 +29,18 @@ public sealed class TestAuthorizationServer : IAsyncDisposable
 
     /// <summary>How many times the metadata document was fetched.</summary>
     public int MetadataFetches => Volatile.Read(ref _metadataFetches);
+
+    /// <summary>The client id and secret the introspection endpoint accepts (HTTP Basic, RFC 6749 §2.3.1).</summary>
+    public (string Id, string Secret) IntrospectionClient { get; set; } = ("mcpedge", "introspection-secret");
+
+    /// <summary>When set, introspection answers wait for this task (to hold a call in flight).</summary>
+    public Task? IntrospectionGate { get; set; }
+
+    /// <summary>Completes when the first introspection request (with valid client credentials) arrives.</summary>
+    public TaskCompletionSource IntrospectionArrived { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>How many introspection requests were answered (with valid client credentials).</summary>
+    public int Introspections => Volatile.Read(ref _introspections);
 
     /// <summary>Extra handlers by path (an authorization and a token endpoint for a full OAuth flow).</summary>
     public Dictionary<string, Func<HttpContext, string, Task>> Endpoints { get; } = [];
@@ -81,6 +95,40 @@ public sealed class TestAuthorizationServer : IAsyncDisposable
         return new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(descriptor);
     }
 
+    /// <summary>
+    /// Mints an opaque access token (not a JWT) that <c>/introspect</c> describes (RFC 7662 §2.2) with
+    /// <c>active</c>, <c>iss</c>, <c>aud</c> (omitted when null), <c>sub</c>, <c>scope</c>, <c>exp</c>.
+    /// </summary>
+    public string IssueOpaque(string? audience, string? subject = "alice", string? scope = null, TimeSpan? lifetime = null)
+    {
+        var token = "opaque-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+        var answer = new Dictionary<string, object>
+        {
+            ["active"] = true,
+            ["iss"] = Issuer,
+            ["exp"] = DateTimeOffset.UtcNow.Add(lifetime ?? TimeSpan.FromHours(1)).ToUnixTimeSeconds(),
+            ["client_id"] = "some-client",
+            ["token_type"] = "Bearer",
+        };
+        if (audience is not null)
+        {
+            answer["aud"] = new[] { audience };
+        }
+        if (subject is not null)
+        {
+            answer["sub"] = subject;
+        }
+        if (scope is not null)
+        {
+            answer["scope"] = scope;
+        }
+        _opaque[token] = answer;
+        return token;
+    }
+
+    /// <summary>Revokes an opaque token: introspection then answers <c>{"active": false}</c>.</summary>
+    public void Revoke(string token) => _opaque.TryRemove(token, out _);
+
     /// <summary>An unsigned token (<c>alg: none</c>) with the given audience.</summary>
     public string IssueUnsigned(string audience) =>
         new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
@@ -112,11 +160,20 @@ public sealed class TestAuthorizationServer : IAsyncDisposable
                     ["jwks_uri"] = Issuer + "/jwks",
                     ["authorization_endpoint"] = Issuer + "/authorize",
                     ["token_endpoint"] = Issuer + "/token",
+                    ["introspection_endpoint"] = Issuer + "/introspect",
                     ["response_types_supported"] = new[] { "code" },
                     ["grant_types_supported"] = new[] { "authorization_code" },
                     ["code_challenge_methods_supported"] = new[] { "S256" },
                     ["token_endpoint_auth_methods_supported"] = new[] { "none" },
                 });
+            case "/introspect":
+                var expected = "Basic " + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(IntrospectionClient.Id + ":" + IntrospectionClient.Secret));
+                if (context.Request.Headers.Authorization != expected)
+                {
+                    context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                    return Task.CompletedTask;
+                }
+                return IntrospectAsync(context, body);
             case "/jwks":
                 var jwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(_key);
                 context.Response.ContentType = "application/json";
@@ -128,6 +185,20 @@ public sealed class TestAuthorizationServer : IAsyncDisposable
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
                 return Task.CompletedTask;
         }
+    }
+
+    private async Task IntrospectAsync(HttpContext context, string body)
+    {
+        Interlocked.Increment(ref _introspections);
+        IntrospectionArrived.TrySetResult();
+        if (IntrospectionGate is { } gate)
+        {
+            await gate;
+        }
+        var form = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(body);
+        await context.Response.WriteAsJsonAsync(_opaque.TryGetValue(form["token"].ToString(), out var answer)
+            ? answer
+            : new Dictionary<string, object> { ["active"] = false });
     }
 
     private static RsaSecurityKey NewKey() => new(RSA.Create(2048)) { KeyId = Guid.NewGuid().ToString("N") };

@@ -1,0 +1,186 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using McpEdge.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace McpEdge.Tests.Integration;
+
+/// <summary>
+/// Opaque access tokens (Servers:{name}:Authentication:Introspection): the edge asks the
+/// authorization server's introspection endpoint (RFC 7662), found in its metadata, as a
+/// confidential client, and checks the answer as it checks a JWT (active, issuer, audience, expiry,
+/// principal, scopes); an answer is remembered like a validated JWT; an endpoint that cannot be
+/// asked is a 503, never a 401.
+/// </summary>
+public class TokenIntrospectionTests
+{
+    private const string Resource = "https://mcp.example.com/mcp/s";
+    private const string Scope = "mcp:tools";
+
+    private sealed record Setup(TestAuthorizationServer Issuer, TestUpstream Upstream, TestEdge Edge, TestTimeProvider Clock, LogCollector Logs) : IAsyncDisposable
+    {
+        public async Task<HttpResponseMessage> CallAsync(string token, int id = 1)
+        {
+            using var request = Mcp.Post("/mcp/s", Mcp.Call(id, "tools/list"));
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            return await Edge.Client.SendAsync(request);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Edge.DisposeAsync();
+            await Upstream.DisposeAsync();
+            await Issuer.DisposeAsync();
+        }
+    }
+
+    private static async Task<Setup> StartAsync(string? secret = null)
+    {
+        var issuer = await TestAuthorizationServer.StartAsync();
+        var upstream = await TestUpstream.StartAsync((context, _) => context.Response.WriteAsJsonAsync(new { jsonrpc = "2.0", id = 1, result = new { } }));
+        var clock = new TestTimeProvider();
+        var logs = new LogCollector(LogLevel.Warning);
+        var edge = await TestEdge.StartAsync(
+            new
+            {
+                Servers = new
+                {
+                    s = Mcp.Server(upstreams: upstream.Url + "/mcp", authentication: new
+                    {
+                        Issuer = issuer.Issuer, Resource, Scopes = new[] { Scope }, RequireHttpsMetadata = false,
+                        Introspection = new { ClientId = issuer.IntrospectionClient.Id, ClientSecret = secret ?? issuer.IntrospectionClient.Secret },
+                    }),
+                },
+            },
+            builder =>
+            {
+                builder.Services.AddSingleton<TimeProvider>(clock);
+                builder.Services.AddSingleton<ILoggerProvider>(logs);
+            });
+        return new Setup(issuer, upstream, edge, clock, logs);
+    }
+
+    private static async Task AssertInvalidTokenAsync(HttpResponseMessage response)
+    {
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.StartsWith("Bearer error=\"invalid_token\"", response.Headers.WwwAuthenticate.ToString());
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal(-32000, body.RootElement.GetProperty("error").GetProperty("code").GetInt32());
+    }
+
+    [Fact]
+    public async Task ActiveOpaqueToken_PassesAsItsSubject_AndIsIntrospectedOnce_ThenAgainAfterAMinute()
+    {
+        await using var s = await StartAsync();
+        var token = s.Issuer.IssueOpaque(Resource, subject: "carol", scope: Scope);
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await s.CallAsync(token);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        Assert.Equal(1, s.Issuer.Introspections);
+        Assert.Equal(3, s.Upstream.Requests.Count);
+        Assert.All(s.Upstream.Requests, r => Assert.Equal("Bearer " + token, r.Headers["Authorization"]));
+
+        s.Clock.Advance(TimeSpan.FromSeconds(61)); // a revocation takes effect within a minute
+        s.Issuer.Revoke(token);
+        using var revoked = await s.CallAsync(token);
+        await AssertInvalidTokenAsync(revoked);
+        Assert.Equal(2, s.Issuer.Introspections);
+        Assert.Contains("not active", revoked.Headers.WwwAuthenticate.ToString());
+    }
+
+    [Fact]
+    public async Task ConcurrentRequests_WithANewToken_ShareOneIntrospection()
+    {
+        await using var s = await StartAsync();
+        var token = s.Issuer.IssueOpaque(Resource, scope: Scope);
+        var gate = new TaskCompletionSource();
+        s.Issuer.IntrospectionGate = gate.Task;
+        var authenticator = s.Edge.Services.GetRequiredService<McpEdge.Security.BearerAuthentication>().For("s")!;
+        var header = new Microsoft.Extensions.Primitives.StringValues("Bearer " + token);
+
+        var first = authenticator.AuthenticateAsync(header, CancellationToken.None).AsTask();
+        await s.Issuer.IntrospectionArrived.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        // The first call is held at the authorization server: these arrive while it is in flight.
+        var others = Enumerable.Range(0, 7).Select(_ => authenticator.AuthenticateAsync(header, CancellationToken.None).AsTask()).ToArray();
+        gate.SetResult();
+        var results = await Task.WhenAll([first, .. others]);
+
+        Assert.All(results, r => Assert.Equal(McpEdge.Security.BearerOutcome.Authenticated, r.Outcome));
+        Assert.Equal(1, s.Issuer.Introspections);
+    }
+
+    public static TheoryData<string, string> BadOpaqueTokens => new()
+    {
+        { "unknown to the authorization server", "not active" },
+        { "issued for another resource", "not issued for this MCP server" },
+        { "with no audience", "not issued for this MCP server" },
+        { "expired", "expired" },
+        { "with no subject", "names no principal" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadOpaqueTokens))]
+    public async Task BadOpaqueToken_401InvalidToken_NeverReachesTheReplica(string kind, string description)
+    {
+        await using var s = await StartAsync();
+        var token = kind switch
+        {
+            "unknown to the authorization server" => "opaque-never-issued",
+            "issued for another resource" => s.Issuer.IssueOpaque("https://mcp.example.com/mcp/other", scope: Scope),
+            "with no audience" => s.Issuer.IssueOpaque(audience: null, scope: Scope),
+            "expired" => s.Issuer.IssueOpaque(Resource, scope: Scope, lifetime: TimeSpan.FromMinutes(-5)),
+            "with no subject" => s.Issuer.IssueOpaque(Resource, subject: null, scope: Scope),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+        };
+
+        using var response = await s.CallAsync(token);
+
+        await AssertInvalidTokenAsync(response);
+        Assert.Contains(description, response.Headers.WwwAuthenticate.ToString());
+        Assert.Empty(s.Upstream.Requests);
+    }
+
+    [Fact]
+    public async Task OpaqueTokenWithoutTheScope_403InsufficientScope()
+    {
+        await using var s = await StartAsync();
+
+        using var response = await s.CallAsync(s.Issuer.IssueOpaque(Resource, scope: "other:scope"));
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.StartsWith("Bearer error=\"insufficient_scope\"", response.Headers.WwwAuthenticate.ToString());
+        Assert.Empty(s.Upstream.Requests);
+    }
+
+    [Fact]
+    public async Task Jwt_IsStillValidatedLocally_WithoutAnIntrospection()
+    {
+        await using var s = await StartAsync();
+
+        using var response = await s.CallAsync(s.Issuer.Issue(Resource, scope: Scope));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(0, s.Issuer.Introspections);
+    }
+
+    [Fact]
+    public async Task IntrospectionRefusesTheEdgesCredentials_503WithRetryAfter_NeverA401_AndTheLogSaysWhy()
+    {
+        await using var s = await StartAsync(secret: "a wrong secret");
+
+        using var response = await s.CallAsync(s.Issuer.IssueOpaque(Resource, scope: Scope));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(5), response.Headers.RetryAfter!.Delta);
+        Assert.False(response.Headers.Contains("WWW-Authenticate"));
+        Assert.Empty(s.Upstream.Requests);
+        var warning = Assert.Single(s.Logs.Entries, e => e.Category.EndsWith("BearerAuthenticationMiddleware", StringComparison.Ordinal));
+        Assert.Contains($"the introspection endpoint {s.Issuer.Issuer}/introspect answered HTTP 401", warning.Message);
+    }
+}
