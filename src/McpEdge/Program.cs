@@ -1,6 +1,13 @@
 using McpEdge.Configuration;
 using McpEdge.Hosting;
 
+// --check: validate the configuration as start-up would, describe it, and exit (0 valid, 2 not) without serving.
+var check = args.Contains(McpEdgeApplication.CheckSwitch, StringComparer.Ordinal);
+if (check)
+{
+    args = [.. args.Where(a => a != McpEdgeApplication.CheckSwitch)];
+}
+
 WebApplication app;
 try
 {
@@ -10,6 +17,21 @@ catch (McpEdgeConfigurationException ex)
 {
     await Console.Error.WriteLineAsync(ex.Message);
     return 2;
+}
+
+if (check)
+{
+    await using (app)
+    {
+        var (summary, errors) = await McpEdgeApplication.CheckAsync(app);
+        if (errors.Count > 0)
+        {
+            await Console.Error.WriteLineAsync(new McpEdgeConfigurationException(errors).Message);
+            return 2;
+        }
+        await Console.Out.WriteLineAsync(summary);
+        return 0;
+    }
 }
 
 await using (app)

@@ -172,6 +172,59 @@ public static partial class McpEdgeApplication
         return app;
     }
 
+    /// <summary>The command-line switch that checks the configuration and exits instead of serving (as <c>nginx -t</c> does).</summary>
+    public const string CheckSwitch = "--check";
+
+    /// <summary>
+    /// For <see cref="CheckSwitch"/>: runs YARP's own validation (<see cref="IConfigValidator"/>) over
+    /// the routes and clusters the configuration generates, as start-up would, and describes what the
+    /// edge would serve, one line per MCP server.
+    /// </summary>
+    /// <param name="app">An edge built by <see cref="Build"/> (so the configuration already bound and validated), not started.</param>
+    /// <returns>The description, and the errors YARP found (empty when none).</returns>
+    public static async Task<(string Summary, IReadOnlyList<string> Errors)> CheckAsync(WebApplication app)
+    {
+        var errors = new List<string>();
+        var validator = app.Services.GetRequiredService<IConfigValidator>();
+        var proxyConfig = app.Services.GetRequiredService<IProxyConfigProvider>().GetConfig();
+        foreach (var route in proxyConfig.Routes)
+        {
+            errors.AddRange((await validator.ValidateRouteAsync(route)).Select(e => $"route {route.RouteId}: {e.Message}"));
+        }
+        foreach (var cluster in proxyConfig.Clusters)
+        {
+            errors.AddRange((await validator.ValidateClusterAsync(cluster)).Select(e => $"cluster {cluster.ClusterId}: {e.Message}"));
+        }
+
+        var options = app.Services.GetRequiredService<McpEdgeConfigState>().Current;
+        var summary = new System.Text.StringBuilder();
+        summary.Append("McpEdge configuration OK");
+        if ((app.Configuration[ConfigFileKey] ?? Environment.GetEnvironmentVariable(ConfigFileEnvironmentVariable)) is { Length: > 0 } file)
+        {
+            summary.Append(": ").Append(Path.GetFullPath(file, Environment.CurrentDirectory));
+        }
+        summary.AppendLine();
+        summary.Append("listeners: ").AppendLine(app.Configuration["urls"] ?? DefaultUrls);
+        summary.Append("sessions: ").AppendLine(app.Services.GetRequiredService<SessionTokenSealer>().IsEphemeral
+            ? "a random per-process key (set McpEdge:Sessions:Keys or KeyFile to share sessions between edge replicas)"
+            : "sealed with the configured keys");
+        foreach (var (name, server) in options.Servers.OrderBy(s => s.Key, StringComparer.Ordinal))
+        {
+            var active = server.HealthCheck.Active;
+            summary.Append("server ").Append(name).Append(": ").Append(McpProxyConfigBuilder.PublicPath(name, server))
+                .Append(" → ").Append(server.Upstreams.Count).Append(server.Upstreams.Count == 1 ? " replica" : " replicas")
+                .Append(" (").Append(server.Transport).Append(", ").Append(server.LoadBalancingPolicy)
+                .Append(", probes ").Append(active.Enabled ? $"{active.Probe} every {active.Interval}" : "off")
+                .Append(", ").Append(server.Authentication.IsEnabled ? $"bearer tokens of {server.Authentication.Issuer}" : "no token needed")
+                .AppendLine(")");
+        }
+        if (options.RateLimits.Count > 0)
+        {
+            summary.Append("rate limits: ").AppendLine(string.Join(", ", options.RateLimits.Select(r => r.Name)));
+        }
+        return (summary.ToString().TrimEnd(), errors);
+    }
+
     /// <summary>Kestrel's own certificate settings (<c>Kestrel:Certificates</c>, <c>Kestrel:Endpoints:{name}:Certificate</c>), which <see cref="TlsCertificateReloader"/> would silently override.</summary>
     internal static List<string> KestrelCertificateSettings(IConfiguration configuration)
     {

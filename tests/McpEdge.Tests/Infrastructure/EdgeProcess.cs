@@ -54,9 +54,9 @@ public sealed class EdgeProcess : IAsyncDisposable
     /// Starts the edge listening on <paramref name="urls"/> (as given to <c>--urls</c>) without waiting for
     /// it, for start-ups that must fail: then <see cref="WaitForExitAsync"/> and <see cref="Output"/>.
     /// </summary>
-    public static Task<EdgeProcess> LaunchAsync(object mcpEdgeSection, string urls) => LaunchAsync(mcpEdgeSection, null, urls);
+    public static Task<EdgeProcess> LaunchAsync(object mcpEdgeSection, string urls, params string[] extraArgs) => LaunchAsync(mcpEdgeSection, null, urls, extraArgs);
 
-    private static async Task<EdgeProcess> LaunchAsync(object mcpEdgeSection, object? logging, string urls)
+    private static async Task<EdgeProcess> LaunchAsync(object mcpEdgeSection, object? logging, string urls, params string[] extraArgs)
     {
         // In a directory of its own: the edge watches its configuration file's directory, subdirectories included.
         var configFile = Path.Combine(Directory.CreateTempSubdirectory("mcpedge-process-").FullName, "mcpedge.json");
@@ -66,7 +66,7 @@ public sealed class EdgeProcess : IAsyncDisposable
             McpEdge = mcpEdgeSection,
         }));
         var baseAddress = Uri.TryCreate(urls, UriKind.Absolute, out var uri) ? uri : new Uri("http://127.0.0.1/");
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "McpEdge.dll"), "--config", configFile, "--urls", urls])
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "McpEdge.dll"), "--config", configFile, "--urls", urls, .. extraArgs])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
