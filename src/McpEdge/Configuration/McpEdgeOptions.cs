@@ -376,6 +376,22 @@ public sealed record ServerAuthenticationOptions
     public bool ForwardAuthorization { get; init; } = true;
 
     /// <summary>
+    /// A request header in which the replicas get the authenticated principal (e.g. <c>X-Auth-Principal</c>),
+    /// for replicas that trust the edge and do not read the token (with <see cref="ForwardAuthorization"/>
+    /// off, the only way they learn who calls). The edge removes whatever a client sent under that
+    /// name before setting it. Printable ASCII goes as is; a value with anything else is
+    /// percent-encoded UTF-8 (RFC 3986 §2.1). Default: none.
+    /// </summary>
+    public string? PrincipalHeader { get; init; }
+
+    /// <summary>
+    /// A request header in which the replicas get the token's scopes, implied ones included
+    /// (<see cref="ImpliedScopes"/>), space-separated in a fixed order. Removed from clients' requests
+    /// like <see cref="PrincipalHeader"/>. Default: none.
+    /// </summary>
+    public string? ScopesHeader { get; init; }
+
+    /// <summary>
     /// Token introspection (RFC 7662) for access tokens that are not JWTs (opaque tokens). Off while
     /// <see cref="TokenIntrospectionOptions.ClientId"/> is empty; JWTs are always validated locally.
     /// </summary>

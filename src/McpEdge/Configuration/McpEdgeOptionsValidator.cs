@@ -362,7 +362,7 @@ public static partial class McpEdgeOptionsValidator
         if (!auth.IsEnabled)
         {
             if (!string.IsNullOrEmpty(auth.Resource) || auth.Audiences.Count > 0 || auth.Scopes.Count > 0 || auth.OperationScopes.Count > 0 || auth.ImpliedScopes.Count > 0 || auth.Introspection.IsEnabled
-                || !string.IsNullOrEmpty(auth.MetadataAddress) || !string.IsNullOrEmpty(auth.JwksUri))
+                || auth.PrincipalHeader is not null || auth.ScopesHeader is not null || !string.IsNullOrEmpty(auth.MetadataAddress) || !string.IsNullOrEmpty(auth.JwksUri))
             {
                 errors.Add($"{at}:Issuer: authentication is on only with an Issuer (the authorization server whose tokens are accepted); set it, or remove the other Authentication settings.");
             }
@@ -428,6 +428,25 @@ public static partial class McpEdgeOptionsValidator
                 errors.Add($"{at}:{name}: '{url}' is not an absolute URL{httpsNote}.");
             }
         }
+        foreach (var (setting, header) in new[] { ("PrincipalHeader", auth.PrincipalHeader), ("ScopesHeader", auth.ScopesHeader) })
+        {
+            if (header is null)
+            {
+                continue;
+            }
+            if (!HeaderName().IsMatch(header))
+            {
+                errors.Add($"{at}:{setting}: '{header}' is not a header name (RFC 9110 §5.1 token).");
+            }
+            else if (IdentityHeaderReserved(header))
+            {
+                errors.Add($"{at}:{setting}: '{header}' is a header the edge or HTTP itself uses; choose another, e.g. X-Auth-Principal.");
+            }
+        }
+        if (auth.PrincipalHeader is not null && string.Equals(auth.PrincipalHeader, auth.ScopesHeader, StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add($"{at}:ScopesHeader: '{auth.ScopesHeader}' is the PrincipalHeader too; give each its own.");
+        }
         var introspection = auth.Introspection;
         if (introspection.IsEnabled)
         {
@@ -466,6 +485,13 @@ public static partial class McpEdgeOptionsValidator
             && (uri.Scheme == Uri.UriSchemeHttps || (!requireHttps && uri.Scheme == Uri.UriSchemeHttp))
             && string.IsNullOrEmpty(uri.Fragment) && string.IsNullOrEmpty(uri.UserInfo);
     }
+
+    /// <summary>Headers an identity header may not be: HTTP's framing and routing, authentication, forwarding, and MCP's own.</summary>
+    private static bool IdentityHeaderReserved(string header) =>
+        header.StartsWith("Mcp-", StringComparison.OrdinalIgnoreCase) || header.StartsWith("Content-", StringComparison.OrdinalIgnoreCase)
+        || header.StartsWith("X-Forwarded-", StringComparison.OrdinalIgnoreCase) || header.StartsWith("Sec-", StringComparison.OrdinalIgnoreCase)
+        || new[] { "Host", "Authorization", "Cookie", "Connection", "Transfer-Encoding", "Upgrade", "TE", "Trailer", "Accept", "Forwarded", "Last-Event-ID", "Origin", "traceparent", "tracestate" }
+            .Contains(header, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Each value is an RFC 6749 §3.3 scope token (it goes into <c>WWW-Authenticate</c> between quotes).</summary>
     private static void ValidateScopes(List<string> errors, string at, List<string> scopes, bool single = false)

@@ -49,6 +49,16 @@ internal sealed class BearerPrincipal(ClaimsIdentity identity, IReadOnlySet<stri
 {
     /// <summary>The granted scopes, implied ones included.</summary>
     public IReadOnlySet<string> Scopes { get; } = scopes;
+
+    /// <summary>The value of <see cref="ServerAuthenticationOptions.PrincipalHeader"/>, computed once per token.</summary>
+    public string PrincipalHeaderValue => field ??= HeaderValue(Identity!.Name!);
+
+    /// <summary>The value of <see cref="ServerAuthenticationOptions.ScopesHeader"/>: the scopes in ordinal order, space-separated, computed once per token.</summary>
+    public string ScopesHeaderValue => field ??= HeaderValue(string.Join(' ', Scopes.Order(StringComparer.Ordinal)));
+
+    /// <summary>Printable ASCII as is; anything else makes the whole value percent-encoded UTF-8 (RFC 3986 §2.1), so no header can be split or garbled.</summary>
+    internal static string HeaderValue(string value) =>
+        value.AsSpan().ContainsAnyExceptInRange((char)0x20, (char)0x7E) ? Uri.EscapeDataString(value) : value;
 }
 
 /// <summary>

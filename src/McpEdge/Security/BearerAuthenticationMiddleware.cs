@@ -21,7 +21,9 @@ namespace McpEdge.Security;
 /// refused, so a client does not start a new authorization). Each is logged (event 120, without the
 /// token) and counted in <c>mcpedge.auth.rejections</c> by reason. With
 /// <see cref="ServerAuthenticationOptions.ForwardAuthorization"/> off, the <c>Authorization</c>
-/// header is removed before forwarding.
+/// header is removed before forwarding. <see cref="ServerAuthenticationOptions.PrincipalHeader"/> and
+/// <see cref="ServerAuthenticationOptions.ScopesHeader"/> are set (replacing anything the client sent
+/// under those names) for the replicas.
 /// </remarks>
 internal sealed partial class BearerAuthenticationMiddleware(RequestDelegate next, BearerAuthentication authentication, Telemetry.EdgeMetrics metrics, ILogger<BearerAuthenticationMiddleware> logger)
 {
@@ -42,9 +44,18 @@ internal sealed partial class BearerAuthenticationMiddleware(RequestDelegate nex
         if (result.Outcome == BearerOutcome.Authenticated)
         {
             context.User = result.Principal!;
-            if (!authenticator.Options.ForwardAuthorization)
+            var options = authenticator.Options;
+            if (!options.ForwardAuthorization)
             {
                 context.Request.Headers.Remove(HeaderNames.Authorization);
+            }
+            if (options.PrincipalHeader is { } principalHeader)
+            {
+                context.Request.Headers[principalHeader] = ((BearerPrincipal)result.Principal!).PrincipalHeaderValue;
+            }
+            if (options.ScopesHeader is { } scopesHeader)
+            {
+                context.Request.Headers[scopesHeader] = ((BearerPrincipal)result.Principal!).ScopesHeaderValue;
             }
             await next(context);
             return;

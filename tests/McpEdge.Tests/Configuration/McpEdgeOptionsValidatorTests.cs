@@ -111,6 +111,14 @@ public class McpEdgeOptionsValidatorTests
             ImpliedScopes = [new() { Scope = "x y", Implies = [] }],
         });
         options.Servers["off"] = With(new() { OperationScopes = [new() { Scopes = ["files:write"] }] });
+        options.Servers["headers"] = With(new()
+        {
+            Issuer = "https://auth.example.com", Resource = "https://mcp.example.com/mcp/headers", PrincipalHeader = "Authorization", ScopesHeader = "X Scopes",
+        });
+        options.Servers["same"] = With(new()
+        {
+            Issuer = "https://auth.example.com", Resource = "https://mcp.example.com/mcp/same", PrincipalHeader = "X-Who", ScopesHeader = "x-who",
+        });
 
         var errors = Validate(options);
 
@@ -122,7 +130,10 @@ public class McpEdgeOptionsValidatorTests
             "McpEdge:Servers:bad:Authentication:OperationScopes:0:Scopes: name at least one scope the operation needs.",
             "McpEdge:Servers:bad:Authentication:OperationScopes:1:Scopes:0: 'a\"b' is not a scope (printable ASCII without space, '\"' or '\\', RFC 6749 §3.3).",
             "McpEdge:Servers:bad:Authentication:OperationScopes:1:Tool: must be a tool, prompt or resource URI, or a glob (default *).",
+            "McpEdge:Servers:headers:Authentication:PrincipalHeader: 'Authorization' is a header the edge or HTTP itself uses; choose another, e.g. X-Auth-Principal.",
+            "McpEdge:Servers:headers:Authentication:ScopesHeader: 'X Scopes' is not a header name (RFC 9110 §5.1 token).",
             "McpEdge:Servers:off:Authentication:Issuer: authentication is on only with an Issuer (the authorization server whose tokens are accepted); set it, or remove the other Authentication settings.",
+            "McpEdge:Servers:same:Authentication:ScopesHeader: 'x-who' is the PrincipalHeader too; give each its own.",
         ], errors.Order());
     }
 

@@ -229,6 +229,39 @@ public class BearerAuthenticationTests
     }
 
     [Fact]
+    public async Task IdentityHeaders_TellTheReplicaWhoCalls_AndWhatAClientSentUnderThoseNamesIsReplaced()
+    {
+        await using var issuer = await TestAuthorizationServer.StartAsync();
+        await using var upstream = await UpstreamAsync();
+        const string resource = "https://mcp.example.com/mcp/s";
+        var authentication = new Dictionary<string, object?>
+        {
+            ["Issuer"] = issuer.Issuer, ["Resource"] = resource, ["Scopes"] = new[] { Scope }, ["RequireHttpsMetadata"] = false,
+            ["ForwardAuthorization"] = false, ["PrincipalHeader"] = "X-Auth-Principal", ["ScopesHeader"] = "X-Auth-Scopes",
+            ["ImpliedScopes"] = new[] { new { Scope = "files:admin", Implies = new[] { "files:read" } } },
+        };
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: upstream.Url + "/mcp", authentication: authentication) } });
+
+        var spoofed = Call(issuer.Issue(resource, subject: "alice", scope: "mcp:tools files:admin"));
+        spoofed.Headers.Add("X-Auth-Principal", "admin");
+        spoofed.Headers.Add("x-auth-scopes", "everything");
+        using (var response = await edge.Client.SendAsync(spoofed))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        using (var response = await edge.Client.SendAsync(Call(issuer.Issue(resource, subject: "jürgen müller", scope: Scope))))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var requests = upstream.Requests.ToArray();
+        Assert.Equal("alice", requests[0].Headers["X-Auth-Principal"]);
+        Assert.Equal("files:admin files:read mcp:tools", requests[0].Headers["X-Auth-Scopes"]); // implied scopes included, ordinal order
+        Assert.False(requests[0].Headers.ContainsKey("Authorization"));
+        Assert.Equal("j%C3%BCrgen%20m%C3%BCller", requests[1].Headers["X-Auth-Principal"]);
+    }
+
+    [Fact]
     public async Task ScopesAsAnScpArray_AreRead()
     {
         await using var s = await StartAsync();
