@@ -24,7 +24,7 @@ namespace McpEdge.Transforms;
 /// authenticated principal, when there is one); an SSE body is
 /// relayed by <see cref="SseRelay"/> (which also rewrites the HTTP+SSE <c>endpoint</c> event).
 /// A 204 or 205 loses any <c>Content-Length</c> (RFC 9110 §8.6, §15.3.6); a 101 to a request that
-/// asked for no upgrade becomes a 502 (RFC 9110 §15.2.2). Status codes and bodies otherwise pass
+/// asked for no upgrade becomes a 502 (RFC 9110 §15.2.2), and so does a status above 599 (§15). Status codes and bodies otherwise pass
 /// through unchanged.
 /// </remarks>
 public sealed class McpTransformProvider(SessionTokenSealer sealer, SseRelay relay) : ITransformProvider
@@ -84,6 +84,11 @@ public sealed class McpTransformProvider(SessionTokenSealer sealer, SseRelay rel
                 // YARP would pass the 101 on and then fail to upgrade the client's connection, which is left
                 // with a bare 101. Thrown here, it is YARP's ResponseHeaders error: a clean 502 and a warning.
                 throw new InvalidOperationException("The upstream answered 101 Switching Protocols to a request that asked for no upgrade (RFC 9110 §15.2.2).");
+            }
+            if ((int)upstream.StatusCode > 599)
+            {
+                // HttpClient takes any three digits; RFC 9110 §15 defines 100–599 and clients may choke on the rest.
+                throw new InvalidOperationException($"The upstream answered status {(int)upstream.StatusCode}, outside 100–599 (RFC 9110 §15).");
             }
             if (http.Response.StatusCode is StatusCodes.Status204NoContent or StatusCodes.Status205ResetContent)
             {

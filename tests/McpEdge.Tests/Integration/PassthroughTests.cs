@@ -85,6 +85,23 @@ public class PassthroughTests
         Assert.Contains(logs.Entries, e => e.Message.Contains("asked for no upgrade", StringComparison.Ordinal));
     }
 
+    /// <summary>A status outside RFC 9110's 100–599 (HttpClient reads any three digits) gets the client a 502, not the status.</summary>
+    [Fact]
+    public async Task StatusAbove599_502()
+    {
+        await using var upstream = RawUpstream.Start("HTTP/1.1 999 Whatever\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+        var logs = new LogCollector(LogLevel.Warning);
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: upstream.Url + "/mcp") } },
+            builder => builder.Services.AddSingleton<ILoggerProvider>(logs));
+
+        using var response = await edge.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Call(1, "ping")));
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        await edge.StopAsync();
+        Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error);
+        Assert.Contains(logs.Entries, e => e.Message.Contains("outside 100–599", StringComparison.Ordinal));
+    }
+
     /// <summary>
     /// The edge's own 502 for a replica it cannot reach carries a JSON-RPC error for a request (its
     /// id, the server's name, no replica address), and nothing for a notification.
