@@ -442,6 +442,26 @@ public sealed record TokenIntrospectionOptions
     public bool IsEnabled => !string.IsNullOrEmpty(ClientId);
 }
 
+/// <summary>
+/// The tools of a server the edge exposes (<see cref="McpServerOptions.Tools"/>): a tool is exposed
+/// when its name matches an <see cref="Allow"/> glob (or <see cref="Allow"/> is empty) and no
+/// <see cref="Deny"/> glob (<c>*</c> and <c>?</c>, case-sensitive like MCP names). Hidden tools are
+/// left out of <c>tools/list</c> results and a <c>tools/call</c> of one is answered by the edge as
+/// an unknown tool (-32602). Streamable HTTP only.
+/// </summary>
+public sealed record ToolFilterOptions
+{
+    /// <summary>Globs of the tools to expose. Empty (the default): every tool not denied.</summary>
+    public List<string> Allow { get; init; } = [];
+
+    /// <summary>Globs of the tools to hide, whatever <see cref="Allow"/> says. Default: none.</summary>
+    public List<string> Deny { get; init; } = [];
+
+    /// <summary>True when some tool may be hidden.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool IsEnabled => Allow.Count > 0 || Deny.Count > 0;
+}
+
 /// <summary>One step of a scope hierarchy (<see cref="ServerAuthenticationOptions.ImpliedScopes"/>).</summary>
 public sealed record ImpliedScopeOptions
 {
@@ -513,6 +533,9 @@ public sealed record McpServerOptions
 
     /// <summary>List-result caching. See <see cref="ListCacheOptions"/>.</summary>
     public ListCacheOptions Cache { get; init; } = new();
+
+    /// <summary>Which of the replicas' tools the edge exposes. See <see cref="ToolFilterOptions"/>. Default: all.</summary>
+    public ToolFilterOptions Tools { get; init; } = new();
 
     /// <summary>JSON-RPC batches (MCP 2025-03-26). See <see cref="BatchOptions"/>.</summary>
     public BatchOptions Batches { get; init; } = new();

@@ -95,6 +95,23 @@ public static partial class McpEdgeOptionsValidator
 
             ValidateUpstreamTls(errors, at, server);
             ValidateAuthentication(errors, at, server.Authentication);
+            if (server.Tools.IsEnabled)
+            {
+                foreach (var (list, globs) in new[] { ("Allow", server.Tools.Allow), ("Deny", server.Tools.Deny) })
+                {
+                    for (var i = 0; i < globs.Count; i++)
+                    {
+                        if (string.IsNullOrEmpty(globs[i]))
+                        {
+                            errors.Add($"{at}:Tools:{list}:{i}: a tool name or glob must not be empty.");
+                        }
+                    }
+                }
+                if (string.Equals(server.Transport, McpTransports.Sse, StringComparison.OrdinalIgnoreCase))
+                {
+                    errors.Add($"{at}:Tools: tools are filtered for the streamable-http transport only (an HTTP+SSE server answers tools/list on its event stream).");
+                }
+            }
 
             if (!policyNames.Contains(server.LoadBalancingPolicy, StringComparer.OrdinalIgnoreCase))
             {

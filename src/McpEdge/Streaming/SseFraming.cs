@@ -99,6 +99,25 @@ public static class SseFraming
         return Encoding.UTF8.GetBytes(builder.ToString());
     }
 
+    /// <summary>
+    /// Writes <paramref name="sseEvent"/> with <paramref name="data"/> (one line: compact JSON holds no
+    /// line break) in place of its data lines, keeping its <c>id</c>, <c>event</c> and <c>retry</c> lines.
+    /// </summary>
+    public static byte[] RewriteEventData(ReadOnlySpan<byte> sseEvent, ReadOnlySpan<byte> data)
+    {
+        var builder = new StringBuilder();
+        foreach (var line in Lines(Encoding.UTF8.GetString(sseEvent)))
+        {
+            var (field, _) = SplitField(line);
+            if (field is "id" or "event" or "retry")
+            {
+                builder.Append(line).Append('\n');
+            }
+        }
+        builder.Append("data: ").Append(Encoding.UTF8.GetString(data)).Append("\n\n");
+        return Encoding.UTF8.GetBytes(builder.ToString());
+    }
+
     private static IEnumerable<string> Lines(string text) =>
         text.Split(["\r\n", "\n", "\r"], StringSplitOptions.RemoveEmptyEntries);
 

@@ -319,6 +319,23 @@ public class McpEdgeOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_ToolFilter_NeedsGlobs_AndStreamableHttp()
+    {
+        var options = new McpEdgeOptions();
+        options.Servers["fine"] = new() { Upstreams = ["http://127.0.0.1:1/mcp"], Tools = new() { Allow = ["search_*"], Deny = ["search_admin"] } };
+        options.Servers["empty"] = new() { Upstreams = ["http://127.0.0.1:2/mcp"], Tools = new() { Deny = [""] } };
+        options.Servers["legacy"] = new() { Upstreams = ["http://127.0.0.1:3/sse"], Transport = "sse", Tools = new() { Deny = ["x"] } };
+
+        var errors = Validate(options);
+
+        Assert.Equal(
+        [
+            "McpEdge:Servers:empty:Tools:Deny:0: a tool name or glob must not be empty.",
+            "McpEdge:Servers:legacy:Tools: tools are filtered for the streamable-http transport only (an HTTP+SSE server answers tools/list on its event stream).",
+        ], errors.Order());
+    }
+
+    [Fact]
     public void Validate_UnknownProbe_ListsTheKnownOnes()
     {
         var error = Assert.Single(Validate(WithServer("s", new McpServerOptions
