@@ -339,6 +339,14 @@ public sealed record ServerAuthenticationOptions
     public List<OperationScopeOptions> OperationScopes { get; init; } = [];
 
     /// <summary>
+    /// When true, <c>tools/list</c> shows each caller only the tools its token's scopes let it call
+    /// (the <see cref="OperationScopes"/> rules for <c>tools/call</c>), instead of every tool with a
+    /// 403 step-up challenge when it calls one it may not. Default false (the MCP step-up model:
+    /// clients see what exists and learn what it needs).
+    /// </summary>
+    public bool ListOnlyPermittedTools { get; init; }
+
+    /// <summary>
     /// Scope hierarchy: each entry's granted <see cref="ImpliedScopeOptions.Scope"/> implies its
     /// <see cref="ImpliedScopeOptions.Implies"/>, transitively, e.g.
     /// <c>[{"Scope": "files:admin", "Implies": ["files:write"]}, {"Scope": "files:write", "Implies": ["files:read"]}]</c>.

@@ -379,7 +379,7 @@ public static partial class McpEdgeOptionsValidator
         if (!auth.IsEnabled)
         {
             if (!string.IsNullOrEmpty(auth.Resource) || auth.Audiences.Count > 0 || auth.Scopes.Count > 0 || auth.OperationScopes.Count > 0 || auth.ImpliedScopes.Count > 0 || auth.Introspection.IsEnabled
-                || auth.PrincipalHeader is not null || auth.ScopesHeader is not null || !string.IsNullOrEmpty(auth.MetadataAddress) || !string.IsNullOrEmpty(auth.JwksUri))
+                || auth.PrincipalHeader is not null || auth.ScopesHeader is not null || auth.ListOnlyPermittedTools || !string.IsNullOrEmpty(auth.MetadataAddress) || !string.IsNullOrEmpty(auth.JwksUri))
             {
                 errors.Add($"{at}:Issuer: authentication is on only with an Issuer (the authorization server whose tokens are accepted); set it, or remove the other Authentication settings.");
             }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Claims;
 using System.Text.Json;
 using McpEdge.Configuration;
+using McpEdge.Protocol;
 using Microsoft.Extensions.Primitives;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Protocols;
@@ -418,6 +419,19 @@ internal sealed class ServerBearerAuthenticator
                 }
             }
         }
+    }
+
+    /// <summary>True when <paramref name="principal"/> holds every scope <see cref="ServerAuthenticationOptions.OperationScopes"/> ask for a <c>tools/call</c> of <paramref name="tool"/>.</summary>
+    public bool MayCall(BearerPrincipal principal, string tool)
+    {
+        foreach (var rule in _operationScopes)
+        {
+            if (rule.Matches(McpMethods.ToolsCall, tool) && !rule.Scopes.TrueForAll(principal.Scopes.Contains))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>

@@ -8,8 +8,8 @@ using McpEdge.Streaming;
 namespace McpEdge.Tools;
 
 /// <summary>
-/// A compiled <see cref="ToolFilterOptions"/>: which tool names a server exposes, and the rewrite of
-/// a <c>tools/list</c> answer without the others (MCP 2025-11-25 <c>server/tools.mdx</c>, "Listing
+/// A compiled <see cref="ToolFilterOptions"/>: which tool names a server exposes; and the rewrite of
+/// a <c>tools/list</c> answer without the tools a predicate hides (MCP 2025-11-25 <c>server/tools.mdx</c>, "Listing
 /// Tools": <c>result.tools</c>, an array of objects with a <c>name</c>). Thread-safe.
 /// </summary>
 internal sealed class ToolFilter
@@ -38,12 +38,13 @@ internal sealed class ToolFilter
     /// <param name="body">The whole upstream answer.</param>
     /// <param name="eventStream">True when it is <c>text/event-stream</c>.</param>
     /// <param name="rawId">The request's id as raw JSON.</param>
+    /// <param name="exposes">Whether a tool, by name, stays in the list.</param>
     /// <param name="hidden">How many tools were left out.</param>
     /// <returns>The new body, or null when nothing was hidden or the answer holds no <c>tools</c> result (it then goes as it was).</returns>
-    public byte[]? Rewrite(ReadOnlyMemory<byte> body, bool eventStream, ReadOnlySpan<byte> rawId, out int hidden)
+    public static byte[]? Rewrite(ReadOnlyMemory<byte> body, bool eventStream, ReadOnlySpan<byte> rawId, Func<string, bool> exposes, out int hidden)
     {
         hidden = 0;
-        if (UpstreamAnswer.Find(body, eventStream, rawId) is not { IsError: false } response || WithoutHidden(response.Message, out hidden) is not { } message)
+        if (UpstreamAnswer.Find(body, eventStream, rawId) is not { IsError: false } response || WithoutHidden(response.Message, exposes, out hidden) is not { } message)
         {
             return null;
         }
@@ -71,8 +72,9 @@ internal sealed class ToolFilter
     }
 
     /// <summary>The response message with <c>result.tools</c> filtered, or null when it hides nothing.</summary>
-    private byte[]? WithoutHidden(ReadOnlyMemory<byte> message, out int hidden)
+    private static byte[]? WithoutHidden(ReadOnlyMemory<byte> message, Func<string, bool> exposes, out int hidden)
     {
+        bool IsExposed(JsonElement tool) => IsKept(tool, exposes);
         hidden = 0;
         using var document = JsonDocument.Parse(message, new JsonDocumentOptions { MaxDepth = 256 });
         var root = document.RootElement;
@@ -132,6 +134,6 @@ internal sealed class ToolFilter
     }
 
     /// <summary>A tool without a string <c>name</c> is not the edge's to judge: it stays.</summary>
-    private bool IsExposed(JsonElement tool) =>
-        tool.ValueKind != JsonValueKind.Object || !tool.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String || Exposes(name.GetString()!);
+    private static bool IsKept(JsonElement tool, Func<string, bool> exposes) =>
+        tool.ValueKind != JsonValueKind.Object || !tool.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String || exposes(name.GetString()!);
 }

@@ -9,7 +9,9 @@ namespace McpEdge.Tools;
 /// <summary>
 /// Proxy-pipeline step (before the list cache) that applies <see cref="McpServerOptions.Tools"/>:
 /// hidden tools are left out of <c>tools/list</c> results, whether they come from a replica or from
-/// the cache, and a <c>tools/call</c> of a hidden tool never reaches a replica.
+/// the cache, and a <c>tools/call</c> of a hidden tool never reaches a replica. With
+/// <see cref="ServerAuthenticationOptions.ListOnlyPermittedTools"/>, a caller's list also leaves out
+/// the tools its token's scopes do not let it call.
 /// </summary>
 /// <remarks>
 /// <list type="bullet">
@@ -25,7 +27,7 @@ namespace McpEdge.Tools;
 /// or lists tools is refused (400, -32600): its answers come back as one array the edge does not rewrite.</item>
 /// </list>
 /// </remarks>
-internal sealed partial class ToolFilterMiddleware(RequestDelegate next, McpEdgeConfigState config, ILogger<ToolFilterMiddleware> logger)
+internal sealed partial class ToolFilterMiddleware(RequestDelegate next, McpEdgeConfigState config, Security.BearerAuthentication authentication, ILogger<ToolFilterMiddleware> logger)
 {
     /// <summary>Runs the step.</summary>
     public Task InvokeAsync(HttpContext context)
@@ -35,28 +37,45 @@ internal sealed partial class ToolFilterMiddleware(RequestDelegate next, McpEdge
             return next(context);
         }
         var server = context.GetReverseProxyFeature().Cluster.Config.ClusterId;
-        if (!config.Current.Servers.TryGetValue(server, out var options) || !options.Tools.IsEnabled)
+        if (!config.Current.Servers.TryGetValue(server, out var options))
         {
             return next(context);
         }
-        var filter = ToolFilter.For(options.Tools);
+        var filter = options.Tools.IsEnabled ? ToolFilter.For(options.Tools) : null;
+        if (filter is null && !options.Authentication.ListOnlyPermittedTools)
+        {
+            return next(context);
+        }
         if (message.Kind == JsonRpcKind.Batch)
         {
-            return TouchesTools(message.Body.Span, config.Current.Messages.MaxDepth) ? RefuseBatchAsync(context, server) : next(context);
+            return filter is not null && TouchesTools(message.Body.Span, config.Current.Messages.MaxDepth) ? RefuseBatchAsync(context, server) : next(context);
         }
         if (message.Kind != JsonRpcKind.Request)
         {
             return next(context);
         }
-        if (message.Method == McpMethods.ToolsCall && message.Name is { } tool && !filter.Exposes(tool))
+        if (filter is not null && message.Method == McpMethods.ToolsCall && message.Name is { } tool && !filter.Exposes(tool))
         {
             LogHiddenCall(logger, server, tool);
             return JsonRpcErrorResponse.WriteAsync(context, StatusCodes.Status200OK, McpErrorCodes.InvalidParams, $"Unknown tool: '{tool}'", message.RawId, null, null);
         }
-        return message.Method == McpMethods.ToolsList ? FilterListAsync(context, message, server, filter) : next(context);
+        if (message.Method != McpMethods.ToolsList)
+        {
+            return next(context);
+        }
+        // ListOnlyPermittedTools: the caller's own list (its calls are refused earlier, with a step-up challenge).
+        var permitted = options.Authentication.ListOnlyPermittedTools && context.User is Security.BearerPrincipal principal
+            && authentication.For(server) is { HasOperationScopes: true } authenticator
+            ? (Func<string, bool>)(tool => authenticator.MayCall(principal, tool)) : null;
+        if (filter is null && permitted is null)
+        {
+            return next(context);
+        }
+        Func<string, bool> exposes = filter is null ? permitted! : permitted is null ? filter.Exposes : name => filter.Exposes(name) && permitted(name);
+        return FilterListAsync(context, message, server, exposes);
     }
 
-    private async Task FilterListAsync(HttpContext context, JsonRpcMessageFeature message, string server, ToolFilter filter)
+    private async Task FilterListAsync(HttpContext context, JsonRpcMessageFeature message, string server, Func<string, bool> exposes)
     {
         var maxBytes = config.Current.Messages.MaxBytes;
         // A compressed answer could not be read: ask for none (clients on fetch send Accept-Encoding by default).
@@ -95,7 +114,7 @@ internal sealed partial class ToolFilterMiddleware(RequestDelegate next, McpEdge
         }
         var body = capture.Captured;
         if (response.StatusCode == StatusCodes.Status200OK
-            && filter.Rewrite(body, SseFraming.IsEventStream(response.ContentType), message.RawId.Span, out var hidden) is { } rewritten)
+            && ToolFilter.Rewrite(body, SseFraming.IsEventStream(response.ContentType), message.RawId.Span, exposes, out var hidden) is { } rewritten)
         {
             LogListFiltered(logger, server, hidden);
             response.ContentLength = SseFraming.IsEventStream(response.ContentType) ? null : rewritten.Length;

@@ -205,6 +205,35 @@ public class ToolFilterTests
         }
     }
 
+    [Fact]
+    public async Task ListOnlyPermittedTools_EachCallerSeesWhatItsScopesLetItCall()
+    {
+        await using var issuer = await TestAuthorizationServer.StartAsync();
+        await using var upstream = await UpstreamAsync();
+        const string resource = "https://mcp.example.com/mcp/s";
+        var server = (Dictionary<string, object>)Mcp.Server(upstreams: upstream.Url + "/mcp", cache: new { Scope = "shared" }, authentication: new
+        {
+            Issuer = issuer.Issuer, Resource = resource, RequireHttpsMetadata = false, ListOnlyPermittedTools = true,
+            OperationScopes = new[] { new { Tool = "write_*", Scopes = new[] { "files:write" } }, new { Tool = "delete_*", Scopes = new[] { "repo:admin" } } },
+        });
+        server["Tools"] = new { Deny = new[] { "get_*" } }; // and a static filter on top
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = server } });
+
+        async Task<string[]> ListAsync(string scope)
+        {
+            var request = Mcp.Post("/mcp/s", Mcp.Call(1, "tools/list"));
+            request.Headers.Authorization = new("Bearer", issuer.Issue(resource, scope: scope));
+            using var response = await edge.Client.SendAsync(request);
+            using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            return ToolNames(json.RootElement);
+        }
+
+        Assert.Equal(["search"], await ListAsync("mcp:tools"));
+        Assert.Equal(["search", "write_file"], await ListAsync("mcp:tools files:write"));
+        Assert.Equal(["search", "delete_repo", "write_file"], await ListAsync("files:write repo:admin"));
+        Assert.Single(upstream.Requests); // one cached list, filtered per caller
+    }
+
     /// <summary>The official C# SDK client through the edge to the sample server, with <c>add</c> hidden.</summary>
     [Fact]
     public async Task OfficialClient_SeesOnlyTheExposedTools_AndAHiddenOneIsUnknown()
