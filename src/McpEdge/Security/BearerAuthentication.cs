@@ -751,7 +751,15 @@ public sealed class BearerAuthentication : IDisposable
 
     /// <summary>The authenticated principal's name (the configured claim of its token), or null for a request without one.</summary>
     public static string? PrincipalOf(HttpContext context) =>
-        context.User.Identity is { IsAuthenticated: true, Name: { Length: > 0 } name } ? name : null;
+        UserOf(context)?.Identity is { IsAuthenticated: true, Name: { Length: > 0 } name } ? name : null;
+
+    /// <summary>
+    /// The request's user as set by authentication, or null. Unlike <see cref="HttpContext.User"/>,
+    /// whose getter creates an anonymous principal (and its feature) for every request that has none,
+    /// this allocates nothing on the request path of a server without authentication.
+    /// </summary>
+    public static System.Security.Claims.ClaimsPrincipal? UserOf(HttpContext context) =>
+        context.Features.Get<Microsoft.AspNetCore.Http.Features.Authentication.IHttpAuthenticationFeature>()?.User;
 
     /// <summary>The snapshot of the options in force, rebuilt (under a lock) the first time it is asked for after a reload.</summary>
     private Snapshot Current

@@ -31,7 +31,7 @@ internal sealed partial class OperationScopeMiddleware(RequestDelegate next, Bea
     /// <summary>Runs the step.</summary>
     public Task InvokeAsync(HttpContext context)
     {
-        if (context.User is not BearerPrincipal principal || context.Features.Get<JsonRpcMessageFeature>() is not { } message)
+        if (BearerAuthentication.UserOf(context) is not BearerPrincipal principal || context.Features.Get<JsonRpcMessageFeature>() is not { } message)
         {
             return next(context);
         }
@@ -41,21 +41,30 @@ internal sealed partial class OperationScopeMiddleware(RequestDelegate next, Bea
             return next(context);
         }
         var required = new List<string>();
-        string? operation;
+        string? batchOperation = null;
         if (message.Kind == JsonRpcKind.Batch)
         {
-            operation = AddBatchScopes(authenticator, message.Body.Span, config.Current.Messages.MaxDepth, required);
+            batchOperation = AddBatchScopes(authenticator, message.Body.Span, config.Current.Messages.MaxDepth, required);
         }
-        else
+        else if (message.Method is not null)
         {
-            operation = message.Method is { } method ? method + (message.Name is { } name ? " " + name : "") : null;
-            if (message.Method is not null)
+            authenticator.AddOperationScopes(message.Method, message.Name, required);
+        }
+        // A loop, not a lambda: a lambda capturing the principal would allocate its closure on every call of this method.
+        List<string>? missing = null;
+        foreach (var scope in required)
+        {
+            if (!principal.Scopes.Contains(scope))
             {
-                authenticator.AddOperationScopes(message.Method, message.Name, required);
+                (missing ??= []).Add(scope);
             }
         }
-        var missing = required.FindAll(scope => !principal.Scopes.Contains(scope));
-        return missing.Count == 0 ? next(context) : RefuseAsync(context, authenticator, message, operation ?? "", required, missing);
+        if (missing is null)
+        {
+            return next(context);
+        }
+        var operation = batchOperation ?? (message.Method is { } method ? method + (message.Name is { } name ? " " + name : "") : "");
+        return RefuseAsync(context, authenticator, message, operation, required, missing);
     }
 
     /// <summary>Adds the scopes of every element of a batch; returns the first operation that needs any, for the log.</summary>

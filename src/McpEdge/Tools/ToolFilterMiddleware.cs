@@ -63,16 +63,21 @@ internal sealed partial class ToolFilterMiddleware(RequestDelegate next, McpEdge
         {
             return next(context);
         }
-        // ListOnlyPermittedTools: the caller's own list (its calls are refused earlier, with a step-up challenge).
-        var permitted = options.Authentication.ListOnlyPermittedTools && context.User is Security.BearerPrincipal principal
+        return Exposes(context, server, options, filter) is { } exposes ? FilterListAsync(context, message, server, exposes) : next(context);
+    }
+
+    /// <summary>
+    /// What a <c>tools/list</c> answer keeps: the static filter's tools and, with
+    /// <see cref="ServerAuthenticationOptions.ListOnlyPermittedTools"/>, those the caller may call (its
+    /// calls of the others are refused earlier, with a step-up challenge); null when all stay. A
+    /// method of its own so that its closures are allocated only for <c>tools/list</c>.
+    /// </summary>
+    private Func<string, bool>? Exposes(HttpContext context, string server, McpServerOptions options, ToolFilter? filter)
+    {
+        var permitted = options.Authentication.ListOnlyPermittedTools && Security.BearerAuthentication.UserOf(context) is Security.BearerPrincipal principal
             && authentication.For(server) is { HasOperationScopes: true } authenticator
             ? (Func<string, bool>)(tool => authenticator.MayCall(principal, tool)) : null;
-        if (filter is null && permitted is null)
-        {
-            return next(context);
-        }
-        Func<string, bool> exposes = filter is null ? permitted! : permitted is null ? filter.Exposes : name => filter.Exposes(name) && permitted(name);
-        return FilterListAsync(context, message, server, exposes);
+        return filter is null ? permitted : permitted is null ? filter.Exposes : name => filter.Exposes(name) && permitted(name);
     }
 
     private async Task FilterListAsync(HttpContext context, JsonRpcMessageFeature message, string server, Func<string, bool> exposes)
