@@ -23,11 +23,14 @@ public class OAuthEndToEndTests
     private const string ClientId = "edge-e2e";
     private static readonly Uri RedirectUri = new("http://127.0.0.1:1/callback");
 
-    [Fact]
-    public async Task OfficialClient_DiscoversAndAuthorizesThroughTheEdge_ThenCallsTools()
+    /// <summary>With <paramref name="opaque"/>, the authorization server issues opaque tokens and the edge introspects them (RFC 7662).</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task OfficialClient_DiscoversAndAuthorizesThroughTheEdge_ThenCallsTools(bool opaque)
     {
         await using var issuer = await TestAuthorizationServer.StartAsync();
-        var flow = new AuthorizationCodeFlow(issuer);
+        var flow = new AuthorizationCodeFlow(issuer) { Opaque = opaque };
         await using var sample = await TestSampleServer.StartAsync();
         await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: sample.Url) } });
         // The resource is the URL clients use, which holds the edge's ephemeral port: turned on by a reload.
@@ -40,6 +43,7 @@ public class OAuthEndToEndTests
                 s = Mcp.Server(upstreams: sample.Url, authentication: new
                 {
                     Issuer = issuer.Issuer, Resource = endpoint.ToString(), Scopes = new[] { Scope }, RequireHttpsMetadata = false,
+                    Introspection = opaque ? new { ClientId = issuer.IntrospectionClient.Id, ClientSecret = issuer.IntrospectionClient.Secret } : null,
                 }),
             },
         });
@@ -56,6 +60,7 @@ public class OAuthEndToEndTests
         var tools = await client.ListToolsAsync();
         var echo = await client.CallToolAsync("echo", new Dictionary<string, object?> { ["text"] = "through the edge" });
 
+        Assert.Equal(opaque ? 1 : 0, issuer.Introspections); // one introspection, then the remembered answer
         Assert.NotEmpty(tools);
         Assert.Contains("through the edge", Assert.IsType<TextContentBlock>(echo.Content.Single()).Text);
         // One authorization, for this server (RFC 8707 resource) and the scope the challenge named.
@@ -129,6 +134,9 @@ public class OAuthEndToEndTests
 
         public sealed record Grant(string Challenge, string Resource, string Scope, string RedirectUri);
 
+        /// <summary>Issue opaque access tokens (for introspection) instead of JWTs.</summary>
+        public bool Opaque { get; init; }
+
         public ConcurrentQueue<Grant> Grants { get; } = new();
 
         /// <summary>The client's browser step: follow the authorization URL to its redirect and hand back code, state and iss.</summary>
@@ -165,7 +173,7 @@ public class OAuthEndToEndTests
             Grants.Enqueue(grant);
             return context.Response.WriteAsJsonAsync(new
             {
-                access_token = _issuer.Issue(grant.Resource, subject: "alice", scope: grant.Scope),
+                access_token = Opaque ? _issuer.IssueOpaque(grant.Resource, subject: "alice", scope: grant.Scope) : _issuer.Issue(grant.Resource, subject: "alice", scope: grant.Scope),
                 token_type = "Bearer",
                 expires_in = 3600,
                 scope = grant.Scope,
