@@ -65,7 +65,8 @@ internal sealed class BearerPrincipal(ClaimsIdentity identity, IReadOnlySet<stri
 /// <summary>
 /// Validates the bearer token of one MCP server's requests (the edge as an OAuth 2.1 resource
 /// server: MCP 2026-07-28 <c>basic/authorization/index.mdx</c>, "Token Handling"; RFC 6750; RFC 8707
-/// §2 for the audience) with Microsoft.IdentityModel's <see cref="JsonWebTokenHandler"/>, and knows
+/// §2 for the audience) with Microsoft.IdentityModel's <see cref="JsonWebTokenHandler"/> (opaque
+/// tokens by introspection, RFC 7662, when <see cref="ServerAuthenticationOptions.Introspection"/> is on), and knows
 /// its Protected Resource Metadata (RFC 9728) and challenges. Its settings are fixed: it is rebuilt
 /// by <see cref="BearerAuthentication"/> when the configuration changes, which empties its
 /// <see cref="ValidatedTokenCache"/>. Thread-safe.
@@ -157,7 +158,9 @@ internal sealed class ServerBearerAuthenticator
     /// "Token Requirements") and validates the token: signature by a key of the issuer's JWK Set
     /// (asymmetric <see cref="Algorithms"/>), <c>iss</c>, <c>aud</c>, <c>exp</c> (required) and
     /// <c>nbf</c> within the clock skew, the principal claim, then the required scopes. A token signed
-    /// by a key not yet known fetches the keys again (at most every 30 s). A token that passed is
+    /// by a key not yet known fetches the keys again (at most every 30 s). A token that is not a JWT
+    /// is introspected when <see cref="ServerAuthenticationOptions.Introspection"/> is on (else it is
+    /// refused as malformed). A token that passed is
     /// remembered (<see cref="ValidatedTokenCache"/>) until its <c>exp</c>, at most
     /// <see cref="ValidatedTokenCache.MaxAge"/>: an RS256 check costs about 28 µs and 7.4 KB, ES256 74 µs
     /// (docs/benchmarks.md), and a client sends the same token with every request.
