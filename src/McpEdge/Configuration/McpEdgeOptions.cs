@@ -58,6 +58,20 @@ public sealed record TlsOptions
 
     /// <summary>Time between two looks at the files, these and every server's <see cref="McpServerOptions.UpstreamTls"/> files. Default 30 s.</summary>
     public TimeSpan CheckInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Client certificates on the HTTPS listeners (mutual TLS, RFC 8446 §4.3.2): <c>None</c> (the
+    /// default), <c>Allow</c> (a client may present one, which must then chain to
+    /// <see cref="ClientCaFile"/>), or <c>Require</c> (a handshake without a valid one fails).
+    /// </summary>
+    public string ClientCertificateMode { get; init; } = "None";
+
+    /// <summary>
+    /// PEM bundle of the CAs client certificates must chain to: its self-signed certificates are the
+    /// trust anchors, the others help build chains (intermediates a client does not send). Read at
+    /// start-up. Required unless <see cref="ClientCertificateMode"/> is <c>None</c>.
+    /// </summary>
+    public string? ClientCaFile { get; init; }
 }
 
 /// <summary>

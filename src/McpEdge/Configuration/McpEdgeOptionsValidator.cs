@@ -542,6 +542,25 @@ public static partial class McpEdgeOptionsValidator
         {
             errors.Add($"{at}:CheckInterval: '{tls.CheckInterval}' must be at least 1 s, such as 00:00:30.");
         }
+        if (!Security.TlsCertificateReloader.ClientCertificateModes.Contains(tls.ClientCertificateMode, StringComparer.OrdinalIgnoreCase))
+        {
+            errors.Add($"{at}:ClientCertificateMode: '{tls.ClientCertificateMode}' is not a mode; use one of {string.Join(", ", Security.TlsCertificateReloader.ClientCertificateModes)}.");
+        }
+        else if (!tls.ClientCertificateMode.Equals("None", StringComparison.OrdinalIgnoreCase))
+        {
+            if (!hasCertificate)
+            {
+                errors.Add($"{at}:ClientCertificateMode: client certificates need the listener's own certificate from McpEdge:Tls (CertificateFile and KeyFile).");
+            }
+            if (string.IsNullOrEmpty(tls.ClientCaFile))
+            {
+                errors.Add($"{at}:ClientCaFile: required with ClientCertificateMode {tls.ClientCertificateMode}: the PEM bundle of the CAs client certificates must chain to.");
+            }
+            else if (!File.Exists(tls.ClientCaFile))
+            {
+                errors.Add($"{at}:ClientCaFile: the file '{tls.ClientCaFile}' does not exist.");
+            }
+        }
     }
 
     private static void Positive(List<string> errors, string at, TimeSpan value, string example)

@@ -34,7 +34,11 @@ namespace McpEdge.Security;
 /// </remarks>
 public sealed partial class TlsCertificateReloader : IDisposable
 {
+    /// <summary>The values of <see cref="TlsOptions.ClientCertificateMode"/>.</summary>
+    public static readonly IReadOnlyList<string> ClientCertificateModes = ["None", "Allow", "Require"];
+
     private readonly TlsOptions _options;
+    private readonly X509ChainPolicy? _clientPolicy;
     private readonly TimeProvider _time;
     private readonly ILogger<TlsCertificateReloader> _logger;
     private readonly ITimer? _timer;
@@ -63,6 +67,10 @@ public sealed partial class TlsCertificateReloader : IDisposable
         }
         _inUse = loaded;
         LogLoaded(_logger, loaded.Certificate.Subject, loaded.Certificate.Thumbprint, loaded.Certificate.NotAfter.ToUniversalTime(), loaded.ChainLength);
+        if (!_options.ClientCertificateMode.Equals("None", StringComparison.OrdinalIgnoreCase))
+        {
+            _clientPolicy = ClientPolicy(_options.ClientCaFile!);
+        }
         WarnIfOutsideValidity(loaded.Certificate);
 
         var meter = meters.Create("McpEdge.Tls");
@@ -104,6 +112,64 @@ public sealed partial class TlsCertificateReloader : IDisposable
             ssl.ServerCertificateSelectionCallback = null;
             ssl.ServerCertificateContext = _inUse!.Context;
         };
+        if (_clientPolicy is not null)
+        {
+            https.ClientCertificateMode = _options.ClientCertificateMode.Equals("Require", StringComparison.OrdinalIgnoreCase)
+                ? ClientCertificateMode.RequireCertificate
+                : ClientCertificateMode.AllowCertificate;
+            https.ClientCertificateValidation = (certificate, _, _) => IsTrustedClient(certificate);
+        }
+    }
+
+    /// <summary>
+    /// Whether a client certificate chains to a trust anchor of <see cref="TlsOptions.ClientCaFile"/>
+    /// and may authenticate clients (extended key usage id-kp-clientAuth when it has one; RFC 5280
+    /// §4.2.1.12). The system's trust store plays no part; revocation is not checked. A refusal
+    /// fails the handshake and is logged (event 105).
+    /// </summary>
+    internal bool IsTrustedClient(X509Certificate2 certificate)
+    {
+        using var chain = new X509Chain { ChainPolicy = _clientPolicy!.Clone() };
+        if (chain.Build(certificate))
+        {
+            return true;
+        }
+        var reason = string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct());
+        LogClientRefused(_logger, certificate.Subject, certificate.Thumbprint, reason);
+        return false;
+    }
+
+    /// <summary>The chain policy for client certificates: the bundle's self-signed certificates as the only roots, the rest as intermediates.</summary>
+    private static X509ChainPolicy ClientPolicy(string caFile)
+    {
+        string pem;
+        try
+        {
+            pem = File.ReadAllText(caFile);
+        }
+        catch (IOException e)
+        {
+            throw new McpEdgeConfigurationException([$"{McpEdgeOptions.SectionName}:Tls:ClientCaFile: '{caFile}' could not be read: {e.Message}"]);
+        }
+        if (PemCertificates.LoadBundle(pem, "client CA file", out var error) is not { } bundle)
+        {
+            throw new McpEdgeConfigurationException([$"{McpEdgeOptions.SectionName}:Tls:ClientCaFile: {error}"]);
+        }
+        var policy = new X509ChainPolicy
+        {
+            TrustMode = X509ChainTrustMode.CustomRootTrust,
+            RevocationMode = X509RevocationMode.NoCheck,
+            ApplicationPolicy = { new Oid(PemCertificates.ClientAuthentication) },
+        };
+        foreach (var certificate in bundle)
+        {
+            (certificate.SubjectName.RawData.AsSpan().SequenceEqual(certificate.IssuerName.RawData) ? policy.CustomTrustStore : policy.ExtraStore).Add(certificate);
+        }
+        if (policy.CustomTrustStore.Count == 0)
+        {
+            throw new McpEdgeConfigurationException([$"{McpEdgeOptions.SectionName}:Tls:ClientCaFile: '{caFile}' holds no self-signed (root) certificate to trust."]);
+        }
+        return policy;
     }
 
     /// <summary>
@@ -194,6 +260,9 @@ public sealed partial class TlsCertificateReloader : IDisposable
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "TLS certificate files {CertificateFile} and {KeyFile} could not be read ({Reason}); trying again at the next check.")]
     private static partial void LogUnreadable(ILogger logger, string certificateFile, string keyFile, string reason);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Information, Message = "TLS handshake refused: the client certificate {Subject} ({Thumbprint}) does not chain to McpEdge:Tls:ClientCaFile: {Reason}")]
+    private static partial void LogClientRefused(ILogger logger, string subject, string thumbprint, string reason);
 
     [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "The TLS certificate {Subject} is not valid now (valid from {NotBefore:u} until {NotAfter:u}); clients will refuse it.")]
     private static partial void LogOutsideValidity(ILogger logger, string subject, DateTime notBefore, DateTime notAfter);

@@ -66,6 +66,25 @@ public class McpEdgeOptionsValidatorTests
         ], errors.Order());
     }
 
+    [Theory]
+    [InlineData("Sometimes", "/etc/hosts", true, "McpEdge:Tls:ClientCertificateMode: 'Sometimes' is not a mode; use one of None, Allow, Require.")]
+    [InlineData("Require", null, true, "McpEdge:Tls:ClientCaFile: required with ClientCertificateMode Require: the PEM bundle of the CAs client certificates must chain to.")]
+    [InlineData("Allow", "/no/such/ca.crt", true, "McpEdge:Tls:ClientCaFile: the file '/no/such/ca.crt' does not exist.")]
+    [InlineData("Require", "/etc/hosts", false, "McpEdge:Tls:ClientCertificateMode: client certificates need the listener's own certificate from McpEdge:Tls (CertificateFile and KeyFile).")]
+    public void Validate_ClientCertificates_NeedAModeACaFileAndTheListenersCertificate(string mode, string? caFile, bool withCertificate, string expected)
+    {
+        var options = WithServer("s", new McpServerOptions { Upstreams = ["http://127.0.0.1:1/mcp"] }) with
+        {
+            Tls = new TlsOptions
+            {
+                CertificateFile = withCertificate ? "/etc/hosts" : null, KeyFile = withCertificate ? "/etc/hosts" : null,
+                ClientCertificateMode = mode, ClientCaFile = caFile,
+            },
+        };
+
+        Assert.Equal([expected], Validate(options));
+    }
+
     [Fact]
     public void Validate_Authentication_NeedsAnIssuerAResourceAndHttpsMetadata()
     {

@@ -80,6 +80,14 @@ public sealed class TestCertificates : IDisposable
         return file;
     }
 
+    /// <summary>Writes the root and the intermediate as <c>clients-ca.crt</c> (a client CA bundle) and returns its path.</summary>
+    public string WriteCaBundle()
+    {
+        var file = Path.Combine(Directory, "clients-ca.crt");
+        Replace(file, Root.ExportCertificatePem() + "\n" + _intermediate.ExportCertificatePem() + "\n");
+        return file;
+    }
+
     /// <summary>Writes <c>tls.crt</c> (the certificate, then the intermediate), replacing it at once.</summary>
     public void WriteCertificate(X509Certificate2 certificate) =>
         Replace(CertificateFile, certificate.ExportCertificatePem() + "\n" + _intermediate.ExportCertificatePem() + "\n");

@@ -105,6 +105,41 @@ public class ListenerTests
     }
 
     [Fact]
+    public async Task McpEdgeTls_RequiredClientCertificates_OnlyThoseOfTheClientCaGetIn()
+    {
+        await using var sample = await TestSampleServer.StartAsync();
+        using var certificates = new TestCertificates();
+        certificates.IssueAndWrite("edge");
+        await using var edge = await TestEdge.StartAsync(new
+        {
+            Servers = new { s = Mcp.Server(upstreams: [sample.Url]) },
+            Tls = new { certificates.CertificateFile, certificates.KeyFile, ClientCertificateMode = "Require", ClientCaFile = certificates.WriteCaBundle() },
+        }, "--urls", "https://127.0.0.1:0");
+
+        async Task<HttpStatusCode> InitializeWithAsync(X509Certificate2? clientCertificate)
+        {
+            var handler = certificates.TrustingOnlyTheRoot();
+            if (clientCertificate is not null)
+            {
+                handler.SslOptions.ClientCertificates = [clientCertificate];
+            }
+            using var client = new HttpClient(handler) { BaseAddress = edge.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+            using var response = await client.SendAsync(Mcp.Post("/mcp/s", Mcp.Initialize));
+            return response.StatusCode;
+        }
+        static X509Certificate2 WithKey((X509Certificate2 Certificate, System.Security.Cryptography.ECDsa Key) issued) =>
+            X509CertificateLoader.LoadPkcs12(issued.Certificate.CopyWithPrivateKey(issued.Key).Export(X509ContentType.Pfx), null);
+
+        // Issued by the client CA's intermediate, which the client does not send: the bundle supplies it.
+        Assert.Equal(HttpStatusCode.OK, await InitializeWithAsync(WithKey(certificates.IssueClient("agent-1"))));
+        await Assert.ThrowsAsync<HttpRequestException>(() => InitializeWithAsync(null));
+        using var otherCa = new TestCertificates();
+        await Assert.ThrowsAsync<HttpRequestException>(() => InitializeWithAsync(WithKey(otherCa.IssueClient("mallory"))));
+        // A server certificate of the right CA is not for client authentication either.
+        await Assert.ThrowsAsync<HttpRequestException>(() => InitializeWithAsync(WithKey(certificates.Issue("not-a-client"))));
+    }
+
+    [Fact]
     public async Task McpEdgeTls_OnItsTimer_KeepsTheCertificateWhileARenewalIsHalfWritten_ThenTakesTheWholePair()
     {
         using var certificates = new TestCertificates();
