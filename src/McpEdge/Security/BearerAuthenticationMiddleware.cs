@@ -1,5 +1,9 @@
+using System.Runtime.CompilerServices;
+using System.Security.Claims;
+using System.Security.Cryptography.X509Certificates;
 using McpEdge.Configuration;
 using McpEdge.Protocol;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 
 namespace McpEdge.Security;
@@ -23,19 +27,37 @@ namespace McpEdge.Security;
 /// <see cref="ServerAuthenticationOptions.ForwardAuthorization"/> off, the <c>Authorization</c>
 /// header is removed before forwarding. <see cref="ServerAuthenticationOptions.PrincipalHeader"/> and
 /// <see cref="ServerAuthenticationOptions.ScopesHeader"/> are set (replacing anything the client sent
-/// under those names) for the replicas.
+/// under those names) for the replicas. A server without bearer authentication takes the subject of
+/// a TLS client certificate, when the listener asked for one and it was valid
+/// (<see cref="TlsOptions.ClientCertificateMode"/>), as the request's principal.
 /// </remarks>
 internal sealed partial class BearerAuthenticationMiddleware(RequestDelegate next, BearerAuthentication authentication, Telemetry.EdgeMetrics metrics, ILogger<BearerAuthenticationMiddleware> logger)
 {
     /// <summary>The <c>Retry-After</c> (seconds) of a 503 while the authorization server's keys or introspection are unavailable.</summary>
     public const int UnavailableRetryAfterSeconds = 5;
 
+    /// <summary>The authentication type of a principal named by a TLS client certificate.</summary>
+    public const string CertificateAuthenticationType = "Certificate";
+
+    private static readonly ConditionalWeakTable<X509Certificate2, ClaimsPrincipal> CertificatePrincipals = [];
+
     /// <summary>Runs the step.</summary>
     public Task InvokeAsync(HttpContext context)
     {
         var server = context.GetReverseProxyFeature().Cluster.Config.ClusterId;
         var authenticator = authentication.For(server);
-        return authenticator is null ? next(context) : AuthenticateAsync(context, authenticator);
+        if (authenticator is not null)
+        {
+            return AuthenticateAsync(context, authenticator);
+        }
+        // Without bearer authentication, a client certificate the listener validated (McpEdge:Tls:ClientCertificateMode)
+        // names the principal: one per connection's certificate, its subject.
+        if (context.Features.Get<ITlsConnectionFeature>()?.ClientCertificate is { } certificate)
+        {
+            context.User = CertificatePrincipals.GetValue(certificate, static c =>
+                new ClaimsPrincipal(new ClaimsIdentity([new Claim("sub", c.Subject)], CertificateAuthenticationType, "sub", null)));
+        }
+        return next(context);
     }
 
     private async Task AuthenticateAsync(HttpContext context, ServerBearerAuthenticator authenticator)

@@ -105,7 +105,7 @@ public class ListenerTests
     }
 
     [Fact]
-    public async Task McpEdgeTls_RequiredClientCertificates_OnlyThoseOfTheClientCaGetIn()
+    public async Task McpEdgeTls_RequiredClientCertificates_OnlyThoseOfTheClientCaGetIn_AndEachNamesItsPrincipal()
     {
         await using var sample = await TestSampleServer.StartAsync();
         using var certificates = new TestCertificates();
@@ -137,6 +137,27 @@ public class ListenerTests
         await Assert.ThrowsAsync<HttpRequestException>(() => InitializeWithAsync(WithKey(otherCa.IssueClient("mallory"))));
         // A server certificate of the right CA is not for client authentication either.
         await Assert.ThrowsAsync<HttpRequestException>(() => InitializeWithAsync(WithKey(certificates.Issue("not-a-client"))));
+
+        // Without bearer authentication the certificate's subject is the principal, so a session opens only for its own certificate.
+        HttpClient ClientWith(X509Certificate2 certificate)
+        {
+            var handler = certificates.TrustingOnlyTheRoot();
+            handler.SslOptions.ClientCertificates = [certificate];
+            return new HttpClient(handler) { BaseAddress = edge.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        }
+        using var agent1 = ClientWith(WithKey(certificates.IssueClient("agent-1")));
+        using var agent2 = ClientWith(WithKey(certificates.IssueClient("agent-2")));
+        string session;
+        using (var initialized = await agent1.SendAsync(Mcp.Post("/mcp/s", Mcp.Initialize)))
+        {
+            session = initialized.Headers.GetValues("Mcp-Session-Id").Single();
+        }
+        using (var own = await agent1.SendAsync(Mcp.Post("/mcp/s", Mcp.Call(2, "tools/list"), session)))
+        using (var stolen = await agent2.SendAsync(Mcp.Post("/mcp/s", Mcp.Call(2, "tools/list"), session)))
+        {
+            Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, stolen.StatusCode);
+        }
     }
 
     [Fact]
