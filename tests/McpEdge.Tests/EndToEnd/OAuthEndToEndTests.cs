@@ -33,29 +33,12 @@ public class OAuthEndToEndTests
         var flow = new AuthorizationCodeFlow(issuer) { Opaque = opaque };
         await using var sample = await TestSampleServer.StartAsync();
         await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: sample.Url) } });
-        // The resource is the URL clients use, which holds the edge's ephemeral port: turned on by a reload.
-        var endpoint = new Uri(edge.BaseAddress, "mcp/s");
-        var applied = edge.NextConfigApplied();
-        await edge.WriteConfigAsync(new
+        var endpoint = await ProtectAsync(edge, sample, resource => new
         {
-            Servers = new
-            {
-                s = Mcp.Server(upstreams: sample.Url, authentication: new
-                {
-                    Issuer = issuer.Issuer, Resource = endpoint.ToString(), Scopes = new[] { Scope }, RequireHttpsMetadata = false,
-                    Introspection = opaque ? new { ClientId = issuer.IntrospectionClient.Id, ClientSecret = issuer.IntrospectionClient.Secret } : null,
-                }),
-            },
+            Issuer = issuer.Issuer, Resource = resource, Scopes = new[] { Scope }, RequireHttpsMetadata = false,
+            Introspection = opaque ? new { ClientId = issuer.IntrospectionClient.Id, ClientSecret = issuer.IntrospectionClient.Secret } : null,
         });
-        await applied;
-
-        var transport = new HttpClientTransport(new HttpClientTransportOptions
-        {
-            Endpoint = endpoint,
-            TransportMode = HttpTransportMode.StreamableHttp,
-            OAuth = new ClientOAuthOptions { ClientId = ClientId, RedirectUri = RedirectUri, AuthorizationCallbackHandler = flow.AuthorizeAsync },
-        });
-        await using var client = await McpClient.CreateAsync(transport, new McpClientOptions { ClientInfo = new Implementation { Name = "oauth-e2e", Version = "1.0.0" } });
+        await using var client = await ConnectAsync(endpoint, flow);
 
         var tools = await client.ListToolsAsync();
         var echo = await client.CallToolAsync("echo", new Dictionary<string, object?> { ["text"] = "through the edge" });
@@ -83,28 +66,12 @@ public class OAuthEndToEndTests
         var flow = new AuthorizationCodeFlow(issuer);
         await using var sample = await TestSampleServer.StartAsync();
         await using var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: sample.Url) } });
-        var endpoint = new Uri(edge.BaseAddress, "mcp/s");
-        var applied = edge.NextConfigApplied();
-        await edge.WriteConfigAsync(new
+        var endpoint = await ProtectAsync(edge, sample, resource => new
         {
-            Servers = new
-            {
-                s = Mcp.Server(upstreams: sample.Url, authentication: new
-                {
-                    Issuer = issuer.Issuer, Resource = endpoint.ToString(), Scopes = new[] { Scope }, RequireHttpsMetadata = false,
-                    OperationScopes = new[] { new { Tool = "add", Scopes = new[] { "math:add" } } },
-                }),
-            },
+            Issuer = issuer.Issuer, Resource = resource, Scopes = new[] { Scope }, RequireHttpsMetadata = false,
+            OperationScopes = new[] { new { Tool = "add", Scopes = new[] { "math:add" } } },
         });
-        await applied;
-
-        var transport = new HttpClientTransport(new HttpClientTransportOptions
-        {
-            Endpoint = endpoint,
-            TransportMode = HttpTransportMode.StreamableHttp,
-            OAuth = new ClientOAuthOptions { ClientId = ClientId, RedirectUri = RedirectUri, AuthorizationCallbackHandler = flow.AuthorizeAsync },
-        });
-        await using var client = await McpClient.CreateAsync(transport, new McpClientOptions { ClientInfo = new Implementation { Name = "oauth-e2e", Version = "1.0.0" } });
+        await using var client = await ConnectAsync(endpoint, flow);
 
         await client.ListToolsAsync();
         await client.CallToolAsync("echo", new Dictionary<string, object?> { ["text"] = "basic scope" });
@@ -117,6 +84,31 @@ public class OAuthEndToEndTests
         Assert.Equal(Scope, grants[0].Scope);
         Assert.Equal(["math:add", Scope], grants[1].Scope.Split(' ').Order(StringComparer.Ordinal)); // the union: nothing granted before is lost
         Assert.All(grants, grant => Assert.Equal(endpoint.ToString(), grant.Resource));
+    }
+
+    /// <summary>
+    /// Turns authentication on for server <c>s</c> by a reload: the resource is the URL clients use,
+    /// which holds the edge's ephemeral port. Returns that URL.
+    /// </summary>
+    private static async Task<Uri> ProtectAsync(TestEdge edge, TestSampleServer sample, Func<string, object> authentication)
+    {
+        var endpoint = new Uri(edge.BaseAddress, "mcp/s");
+        var applied = edge.NextConfigApplied();
+        await edge.WriteConfigAsync(new { Servers = new { s = Mcp.Server(upstreams: sample.Url, authentication: authentication(endpoint.ToString())) } });
+        await applied;
+        return endpoint;
+    }
+
+    /// <summary>The official client, given only a client id and the authorization step of <paramref name="flow"/>.</summary>
+    private static async Task<McpClient> ConnectAsync(Uri endpoint, AuthorizationCodeFlow flow)
+    {
+        var transport = new HttpClientTransport(new HttpClientTransportOptions
+        {
+            Endpoint = endpoint,
+            TransportMode = HttpTransportMode.StreamableHttp,
+            OAuth = new ClientOAuthOptions { ClientId = ClientId, RedirectUri = RedirectUri, AuthorizationCallbackHandler = flow.AuthorizeAsync },
+        });
+        return await McpClient.CreateAsync(transport, new McpClientOptions { ClientInfo = new Implementation { Name = "oauth-e2e", Version = "1.0.0" } });
     }
 
     /// <summary>An authorization endpoint that approves at once and a token endpoint that checks PKCE (S256) and the resource.</summary>
