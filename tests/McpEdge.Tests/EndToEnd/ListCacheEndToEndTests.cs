@@ -45,6 +45,38 @@ public class ListCacheEndToEndTests(EverythingFixture fixture)
         Assert.Contains("cached", string.Join("", echoed.Content.OfType<TextContentBlock>().Select(c => c.Text)));
     }
 
+    /// <summary>
+    /// Tool filtering (Servers:{name}:Tools) against a real server: server-everything's list through
+    /// the edge lacks the hidden tools, from the upstream and from the cache, and calling one is an
+    /// unknown tool for the official client, while the exposed tools work.
+    /// </summary>
+    [Fact]
+    public async Task ToolFilter_HidesToolsOfARealServer_InListsAndCalls()
+    {
+        var server = (Dictionary<string, object>)Mcp.Server(upstreams: $"http://127.0.0.1:{fixture.Replicas[0].Port}/mcp");
+        server["Tools"] = new { Deny = new[] { "get-*", "echo" } };
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { everything = server } });
+        await using var client = await McpClient.CreateAsync(
+            new HttpClientTransport(new HttpClientTransportOptions { Endpoint = new Uri(edge.BaseAddress, "mcp/everything"), TransportMode = HttpTransportMode.StreamableHttp }),
+            new McpClientOptions { ClientInfo = new Implementation { Name = "filter-e2e", Version = "1.0.0" } });
+
+        var first = await client.ListToolsAsync();
+        var again = await client.ListToolsAsync();
+        var hidden = await Assert.ThrowsAsync<ModelContextProtocol.McpProtocolException>(async () =>
+            await client.CallToolAsync("echo", new Dictionary<string, object?> { ["message"] = "hidden" }));
+
+        // The same server without the filter (the fixture's edge): exactly the hidden tools are missing.
+        await using var unfiltered = await McpClient.CreateAsync(
+            new HttpClientTransport(new HttpClientTransportOptions { Endpoint = fixture.EverythingUrl, TransportMode = HttpTransportMode.StreamableHttp }),
+            new McpClientOptions { ClientInfo = new Implementation { Name = "filter-e2e-all", Version = "1.0.0" } });
+        var all = (await unfiltered.ListToolsAsync()).Select(t => t.Name).ToHashSet();
+        bool Hidden(string name) => name == "echo" || name.StartsWith("get-", StringComparison.Ordinal);
+        Assert.Contains("echo", all);
+        Assert.Equal(all.Where(n => !Hidden(n)).Order(StringComparer.Ordinal), first.Select(t => t.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(first.Select(t => t.Name), again.Select(t => t.Name));
+        Assert.Equal(ModelContextProtocol.McpErrorCode.InvalidParams, hidden.ErrorCode);
+    }
+
     [Fact]
     public async Task ListChanged_FromTheUpstream_DropsTheCachedList()
     {
