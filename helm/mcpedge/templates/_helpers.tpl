@@ -63,7 +63,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $_ := set $edge "Sessions" (dict "KeyFile" "/etc/mcpedge/session-keys/keys") -}}
 {{- $_ := set $edge "Servers" .Values.servers -}}
 {{- if include "mcpedge.tls" . -}}
-{{- $_ := set $edge "Tls" (dict "CertificateFile" "/etc/mcpedge/tls/tls.crt" "KeyFile" "/etc/mcpedge/tls/tls.key") -}}
+{{- $tls := dict "CertificateFile" "/etc/mcpedge/tls/tls.crt" "KeyFile" "/etc/mcpedge/tls/tls.key" -}}
+{{- if include "mcpedge.clientCertificates" . -}}
+{{- $_ := set $tls "ClientCertificateMode" (include "mcpedge.clientCertificates" .) -}}
+{{- $_ := set $tls "ClientCaFile" "/etc/mcpedge/client-ca/ca.crt" -}}
+{{- end -}}
+{{- $_ := set $edge "Tls" $tls -}}
+{{- else if include "mcpedge.clientCertificates" . -}}
+{{- fail "tls.clientCertificates: client certificates need TLS on the listener (tls.secretName)" -}}
 {{- end -}}
 {{- $logging := dict "Format" .Values.logging.format "LogLevel" .Values.logging.logLevel -}}
 {{- dict "Logging" $logging "McpEdge" $edge | toPrettyJson -}}
@@ -77,6 +84,18 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* The TLS secret's name when the edge listens on https (values: tls.secretName), else empty. */}}
 {{- define "mcpedge.tls" -}}
 {{- (.Values.tls | default dict).secretName | default "" -}}
+{{- end -}}
+
+{{/* Allow or Require when the listener asks for client certificates (values: tls.clientCertificates.mode), else empty; fails without a CA secret. */}}
+{{- define "mcpedge.clientCertificates" -}}
+{{- $client := (.Values.tls | default dict).clientCertificates | default dict -}}
+{{- $mode := $client.mode | default "None" -}}
+{{- if ne $mode "None" -}}
+{{- if not $client.caSecretName -}}
+{{- fail "tls.clientCertificates.caSecretName: client certificates need the Secret (key ca.crt) of the CAs they must chain to" -}}
+{{- end -}}
+{{- $mode -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The container's (and the Service's) port name: https with TLS, else http. */}}

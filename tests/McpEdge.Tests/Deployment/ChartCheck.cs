@@ -133,7 +133,7 @@ public static class ChartCheck
 
     /// <summary>
     /// Builds (not starts) the edge on the rendered file, with the mounted files (session keys, and
-    /// the TLS secret's pair when the file names one) replaced by local ones; the error, or null.
+    /// the TLS secret's pair and the client CA bundle when the file names them) replaced by local ones; the error, or null.
     /// </summary>
     private static async Task<string?> EdgeRefusesAsync(string configFile, string directory)
     {
@@ -143,11 +143,15 @@ public static class ChartCheck
         TestCertificates? certificates = null;
         using (var rendered = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(configFile)))
         {
-            if (rendered.RootElement.GetProperty("McpEdge").TryGetProperty("Tls", out _))
+            if (rendered.RootElement.GetProperty("McpEdge").TryGetProperty("Tls", out var tls))
             {
                 certificates = new TestCertificates();
                 certificates.IssueAndWrite("chart-check");
                 args.AddRange(["--McpEdge:Tls:CertificateFile=" + certificates.CertificateFile, "--McpEdge:Tls:KeyFile=" + certificates.KeyFile]);
+                if (tls.TryGetProperty("ClientCaFile", out _))
+                {
+                    args.Add("--McpEdge:Tls:ClientCaFile=" + certificates.WriteCaBundle());
+                }
             }
         }
         try

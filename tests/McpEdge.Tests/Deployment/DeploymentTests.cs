@@ -135,6 +135,25 @@ public class DeploymentTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Chart_RequiringClientCertificates_MountsTheCa_ConfiguresTheEdge_AndProbesTheSocket()
+    {
+        var result = await ChartCheck.RunAsync("""
+            tls: { secretName: edge-tls, clientCertificates: { mode: Require, caSecretName: agents-ca } }
+            """);
+
+        Assert.True(result.FailedStage is null, $"{result.FailedStage}: {result.Output}");
+        Assert.Matches(@"- name: client-ca\n\s+mountPath: /etc/mcpedge/client-ca\n\s+readOnly: true", result.Manifest);
+        Assert.Matches(@"- name: client-ca\n\s+secret:\n\s+secretName: agents-ca", result.Manifest);
+        // Kubelet presents no client certificate: liveness, readiness and start-up probe the socket.
+        Assert.Equal(3, Regex.Matches(result.Manifest, @"tcpSocket:\n\s+port: https").Count);
+        Assert.DoesNotContain("httpGet", result.Manifest);
+        using var config = JsonDocument.Parse(await File.ReadAllTextAsync(result.ConfigFile));
+        var tls = config.RootElement.GetProperty("McpEdge").GetProperty("Tls");
+        Assert.Equal("Require", tls.GetProperty("ClientCertificateMode").GetString());
+        Assert.Equal("/etc/mcpedge/client-ca/ca.crt", tls.GetProperty("ClientCaFile").GetString());
+    }
+
+    [Fact]
     public async Task Chart_WithAnUpstreamTlsSecret_MountsItReadOnly_ForTheServersToReference()
     {
         var result = await ChartCheck.RunAsync("upstreamTls: { secretName: replicas-tls }");
@@ -156,6 +175,9 @@ public class DeploymentTests(ITestOutputHelper output)
     [InlineData("threadPoolSpin: sometimes", "schema", "values.threadPoolSpin: must be boolean")]
     [InlineData("tls: { secretName: Edge_TLS }", "schema", "values.tls.secretName: must match pattern")]
     [InlineData("upstreamTls: { secret: x }", "schema", "must NOT have additional properties")]
+    [InlineData("tls: { secretName: edge-tls, clientCertificates: { mode: Always } }", "schema", "must be equal to one of the allowed values")]
+    [InlineData("tls: { secretName: edge-tls, clientCertificates: { mode: Require } }", "render", "tls.clientCertificates.caSecretName")]
+    [InlineData("tls: { clientCertificates: { mode: Allow, caSecretName: agents-ca } }", "render", "need TLS on the listener")]
     [InlineData("autoscaling: { minReplicas: 5, maxReplicas: 2 }", "kubernetes", "minReplicas > maxReplicas")]
     [InlineData("securityContext: { runAsUser: root }", "kubernetes", "runAsUser must be integer")]
     [InlineData("podSecurityContext: { seccompProfile: { type: Sometimes } }", "kubernetes", "seccompProfile/type must be equal to one of the allowed values")]
