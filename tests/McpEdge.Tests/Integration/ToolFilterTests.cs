@@ -180,6 +180,29 @@ public class ToolFilterTests
     }
 
     [Fact]
+    public async Task ToolsList_LargerThanMessagesMaxBytes_Is502WithAJsonRpcError_NeverTheHiddenTools()
+    {
+        var padding = new string('x', 2048);
+        await using var upstream = await TestUpstream.StartAsync((context, body) => context.Response.WriteAsJsonAsync(new
+        {
+            jsonrpc = "2.0", id = 1,
+            result = new { tools = UpstreamTools.Select(name => new { name, description = padding, inputSchema = new { type = "object" } }) },
+        }));
+        var server = (Dictionary<string, object>)Mcp.Server(upstreams: upstream.Url + "/mcp");
+        server["Tools"] = Filter;
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = server }, Messages = new { MaxBytes = 4096 } });
+
+        using var response = await edge.Client.SendAsync(Mcp.Post("/mcp/s", Mcp.Call(1, "tools/list")));
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        var text = await response.Content.ReadAsStringAsync();
+        using var error = JsonDocument.Parse(text);
+        Assert.Equal(1, error.RootElement.GetProperty("id").GetInt32());
+        Assert.Contains("Messages:MaxBytes", error.RootElement.GetProperty("error").GetProperty("message").GetString());
+        Assert.DoesNotContain("write_file", text);
+    }
+
+    [Fact]
     public async Task Batches_Split_GetTheUnknownToolPerElement_PassthroughIsRefused()
     {
         const string batch = """[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","arguments":{}}},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_repo","arguments":{}}}]""";
