@@ -85,7 +85,9 @@ internal sealed class ServerBearerAuthenticator
     private readonly OperationScopeRule[] _operationScopes;
     private readonly ValidatedTokenCache _validated;
     private readonly HttpClient? _http;
+    private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, Task<BearerResult>> _introspecting = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (BearerResult Result, DateTimeOffset Until)> _refused = new(StringComparer.Ordinal);
     private long _validations;
 
     /// <summary>Builds the authenticator of <paramref name="server"/> over a shared key source.</summary>
@@ -93,12 +95,13 @@ internal sealed class ServerBearerAuthenticator
     /// <param name="publicPath">The server's path on the edge.</param>
     /// <param name="options">Its validated, enabled settings.</param>
     /// <param name="keys">The issuer's metadata and keys (shared by servers of one issuer).</param>
-    /// <param name="time">The clock of the validated-token cache.</param>
+    /// <param name="time">The clock of the validated-token cache and of remembered introspection refusals.</param>
     /// <param name="http">The client for token introspection (<see cref="ServerAuthenticationOptions.Introspection"/>); null when it is off.</param>
     public ServerBearerAuthenticator(string server, string publicPath, ServerAuthenticationOptions options, BaseConfigurationManager keys, TimeProvider time, HttpClient? http = null)
     {
         _validated = new ValidatedTokenCache(time);
         _http = options.Introspection.IsEnabled ? http : null;
+        _time = time;
         Server = server;
         Options = options;
         _keys = keys;
@@ -248,6 +251,10 @@ internal sealed class ServerBearerAuthenticator
     /// </summary>
     private async ValueTask<BearerResult> IntrospectOnceAsync(string token, CancellationToken cancellationToken)
     {
+        if (_refused.TryGetValue(token, out var refused) && _time.GetUtcNow() < refused.Until)
+        {
+            return refused.Result; // a client retrying a revoked token does not reach the authorization server each time
+        }
         var mine = new TaskCompletionSource<BearerResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         var running = _introspecting.GetOrAdd(token, mine.Task);
         if (running != mine.Task)
@@ -257,6 +264,10 @@ internal sealed class ServerBearerAuthenticator
         try
         {
             var result = await IntrospectAsync(token);
+            if (result.Outcome is BearerOutcome.InvalidToken or BearerOutcome.InsufficientScope)
+            {
+                RememberRefusal(token, result);
+            }
             mine.SetResult(result);
             return result;
         }
@@ -269,6 +280,19 @@ internal sealed class ServerBearerAuthenticator
         {
             _introspecting.TryRemove(new KeyValuePair<string, Task<BearerResult>>(token, mine.Task));
         }
+    }
+
+    /// <summary>How long an introspected token that was refused (not active, another audience, …) is refused again without asking: 10 s.</summary>
+    public static readonly TimeSpan RefusalMemory = TimeSpan.FromSeconds(10);
+
+    /// <summary>Remembers a refused opaque token for <see cref="RefusalMemory"/>; at most <see cref="ValidatedTokenCache.MaxEntries"/> (when full, all go).</summary>
+    private void RememberRefusal(string token, BearerResult result)
+    {
+        if (_refused.Count >= ValidatedTokenCache.MaxEntries)
+        {
+            _refused.Clear();
+        }
+        _refused[token] = (result, _time.GetUtcNow() + RefusalMemory);
     }
 
     /// <summary>

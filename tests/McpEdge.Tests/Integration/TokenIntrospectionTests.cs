@@ -72,7 +72,7 @@ public class TokenIntrospectionTests
     }
 
     [Fact]
-    public async Task ActiveOpaqueToken_PassesAsItsSubject_AndIsIntrospectedOnce_ThenAgainAfterAMinute()
+    public async Task ActiveOpaqueToken_PassesAsItsSubject_AndIsIntrospectedOnce_ThenAgainAfterAMinute_ARevokedOneEveryTenSeconds()
     {
         await using var s = await StartAsync();
         var token = s.Issuer.IssueOpaque(Resource, subject: "carol", scope: Scope);
@@ -92,6 +92,19 @@ public class TokenIntrospectionTests
         await AssertInvalidTokenAsync(revoked);
         Assert.Equal(2, s.Issuer.Introspections);
         Assert.Contains("not active", revoked.Headers.WwwAuthenticate.ToString());
+
+        // A client retrying the revoked token is refused from memory for 10 s, then asked about again.
+        using (var retried = await s.CallAsync(token))
+        {
+            await AssertInvalidTokenAsync(retried);
+        }
+        Assert.Equal(2, s.Issuer.Introspections);
+        s.Clock.Advance(TimeSpan.FromSeconds(11));
+        using (var later = await s.CallAsync(token))
+        {
+            await AssertInvalidTokenAsync(later);
+        }
+        Assert.Equal(3, s.Issuer.Introspections);
     }
 
     [Fact]
