@@ -438,6 +438,24 @@ public readonly struct JsonRpcEnvelope
         return elements;
     }
 
+    /// <summary>
+    /// The elements of a batch that are valid JSON-RPC messages with a <c>method</c> (requests and
+    /// notifications), each with its envelope and its range of <paramref name="body"/>; invalid
+    /// elements and responses are left out (the batch step answers those).
+    /// </summary>
+    public static List<(JsonRpcEnvelope Envelope, int Offset, int Length)> BatchMessages(ReadOnlySpan<byte> body, int maxDepth)
+    {
+        var messages = new List<(JsonRpcEnvelope, int, int)>();
+        foreach (var (offset, length) in SplitBatch(body, maxDepth))
+        {
+            if (Parse(body.Slice(offset, length), maxDepth, out var envelope, out _) == JsonRpcParseStatus.Ok && envelope.Method is not null)
+            {
+                messages.Add((envelope, offset, length));
+            }
+        }
+        return messages;
+    }
+
     private static JsonRpcParseStatus Invalid(out string? reason, string why)
     {
         reason = why;

@@ -71,16 +71,11 @@ internal sealed partial class OperationScopeMiddleware(RequestDelegate next, Bea
     private static string? AddBatchScopes(ServerBearerAuthenticator authenticator, ReadOnlySpan<byte> batch, int maxDepth, List<string> required)
     {
         string? first = null;
-        foreach (var (offset, length) in JsonRpcEnvelope.SplitBatch(batch, maxDepth))
+        foreach (var (envelope, offset, length) in JsonRpcEnvelope.BatchMessages(batch, maxDepth))
         {
-            var element = batch.Slice(offset, length);
-            if (JsonRpcEnvelope.Parse(element, maxDepth, out var envelope, out _) != JsonRpcParseStatus.Ok || envelope.Method is null)
-            {
-                continue;
-            }
             var before = required.Count;
-            var name = envelope.GetName(element);
-            authenticator.AddOperationScopes(envelope.Method, name, required);
+            var name = envelope.GetName(batch.Slice(offset, length));
+            authenticator.AddOperationScopes(envelope.Method!, name, required);
             if (first is null && required.Count > before)
             {
                 first = envelope.Method + (name is null ? "" : " " + name);

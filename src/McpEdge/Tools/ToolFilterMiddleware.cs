@@ -130,18 +130,8 @@ internal sealed partial class ToolFilterMiddleware(RequestDelegate next, McpEdge
     }
 
     /// <summary>True when a batch holds a <c>tools/call</c> or <c>tools/list</c> element.</summary>
-    private static bool TouchesTools(ReadOnlySpan<byte> batch, int maxDepth)
-    {
-        foreach (var (offset, length) in JsonRpcEnvelope.SplitBatch(batch, maxDepth))
-        {
-            if (JsonRpcEnvelope.Parse(batch.Slice(offset, length), maxDepth, out var envelope, out _) == JsonRpcParseStatus.Ok
-                && envelope.Method is McpMethods.ToolsCall or McpMethods.ToolsList)
-            {
-                return true;
-            }
-        }
-        return false;
-    }
+    private static bool TouchesTools(ReadOnlySpan<byte> batch, int maxDepth) =>
+        JsonRpcEnvelope.BatchMessages(batch, maxDepth).Exists(m => m.Envelope.Method is McpMethods.ToolsCall or McpMethods.ToolsList);
 
     private Task RefuseBatchAsync(HttpContext context, string server)
     {

@@ -128,8 +128,7 @@ public class DeploymentTests(ITestOutputHelper output)
         Assert.Contains("mountPath: /etc/mcpedge/tls", result.Manifest);
         Assert.Contains("targetPort: https", result.Manifest);
         Assert.Matches(@"- port: https\n\s+path: /metrics\n\s+scheme: https\n\s+tlsConfig:\n\s+insecureSkipVerify: true", result.Manifest);
-        using var config = JsonDocument.Parse(await File.ReadAllTextAsync(result.ConfigFile));
-        var tls = config.RootElement.GetProperty("McpEdge").GetProperty("Tls");
+        var tls = await RenderedTlsAsync(result);
         Assert.Equal("/etc/mcpedge/tls/tls.crt", tls.GetProperty("CertificateFile").GetString());
         Assert.Equal("/etc/mcpedge/tls/tls.key", tls.GetProperty("KeyFile").GetString());
     }
@@ -147,10 +146,16 @@ public class DeploymentTests(ITestOutputHelper output)
         // Kubelet presents no client certificate: liveness, readiness and start-up probe the socket.
         Assert.Equal(3, Regex.Matches(result.Manifest, @"tcpSocket:\n\s+port: https").Count);
         Assert.DoesNotContain("httpGet", result.Manifest);
-        using var config = JsonDocument.Parse(await File.ReadAllTextAsync(result.ConfigFile));
-        var tls = config.RootElement.GetProperty("McpEdge").GetProperty("Tls");
+        var tls = await RenderedTlsAsync(result);
         Assert.Equal("Require", tls.GetProperty("ClientCertificateMode").GetString());
         Assert.Equal("/etc/mcpedge/client-ca/ca.crt", tls.GetProperty("ClientCaFile").GetString());
+    }
+
+    /// <summary>The <c>McpEdge:Tls</c> section of the edge configuration the chart rendered.</summary>
+    private static async Task<JsonElement> RenderedTlsAsync(ChartCheck.Result result)
+    {
+        using var config = JsonDocument.Parse(await File.ReadAllTextAsync(result.ConfigFile));
+        return config.RootElement.GetProperty("McpEdge").GetProperty("Tls").Clone();
     }
 
     [Fact]
