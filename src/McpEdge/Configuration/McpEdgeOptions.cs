@@ -465,21 +465,23 @@ public sealed record TokenIntrospectionOptions
 }
 
 /// <summary>
-/// The tools of a server the edge exposes (<see cref="McpServerOptions.Tools"/>): a tool is exposed
-/// when its name matches an <see cref="Allow"/> glob (or <see cref="Allow"/> is empty) and no
-/// <see cref="Deny"/> glob (<c>*</c> and <c>?</c>, case-sensitive like MCP names). Hidden tools are
-/// left out of <c>tools/list</c> results and a <c>tools/call</c> of one is answered by the edge as
-/// an unknown tool (-32602). Streamable HTTP only.
+/// Which of a server's tools, prompts or resources the edge exposes (<see cref="McpServerOptions.Tools"/>,
+/// <see cref="McpServerOptions.Prompts"/>, <see cref="McpServerOptions.Resources"/>): one is exposed
+/// when its name (a resource: its URI) matches an <see cref="Allow"/> glob (or <see cref="Allow"/> is
+/// empty) and no <see cref="Deny"/> glob (<c>*</c> any run of characters, <c>?</c> one, case-sensitive
+/// like MCP names, matched against the whole name or URI as sent). Hidden ones are left out of list
+/// results, and a request that names one is answered by the edge as the server answers for one it
+/// does not have. Streamable HTTP only.
 /// </summary>
-public sealed record ToolFilterOptions
+public sealed record ExposureFilterOptions
 {
-    /// <summary>Globs of the tools to expose. Empty (the default): every tool not denied.</summary>
+    /// <summary>Globs of the names (URIs) to expose. Empty (the default): every one not denied.</summary>
     public List<string> Allow { get; init; } = [];
 
-    /// <summary>Globs of the tools to hide, whatever <see cref="Allow"/> says. Default: none.</summary>
+    /// <summary>Globs of the names (URIs) to hide, whatever <see cref="Allow"/> says. Default: none.</summary>
     public List<string> Deny { get; init; } = [];
 
-    /// <summary>True when some tool may be hidden.</summary>
+    /// <summary>True when something may be hidden.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public bool IsEnabled => Allow.Count > 0 || Deny.Count > 0;
 }
@@ -556,8 +558,19 @@ public sealed record McpServerOptions
     /// <summary>List-result caching. See <see cref="ListCacheOptions"/>.</summary>
     public ListCacheOptions Cache { get; init; } = new();
 
-    /// <summary>Which of the replicas' tools the edge exposes. See <see cref="ToolFilterOptions"/>. Default: all.</summary>
-    public ToolFilterOptions Tools { get; init; } = new();
+    /// <summary>Which of the replicas' tools the edge exposes, by name. See <see cref="ExposureFilterOptions"/>. Default: all.</summary>
+    public ExposureFilterOptions Tools { get; init; } = new();
+
+    /// <summary>Which of the replicas' prompts the edge exposes, by name. See <see cref="ExposureFilterOptions"/>. Default: all.</summary>
+    public ExposureFilterOptions Prompts { get; init; } = new();
+
+    /// <summary>
+    /// Which of the replicas' resources the edge exposes, by URI (resource templates by their
+    /// <c>uriTemplate</c> text). A URI with a <c>.</c> or <c>..</c> path segment or a percent-encoded
+    /// <c>.</c>, <c>/</c> or <c>\</c> is never exposed while this is on, since a replica may resolve it
+    /// to a URI the globs would hide. See <see cref="ExposureFilterOptions"/>. Default: all.
+    /// </summary>
+    public ExposureFilterOptions Resources { get; init; } = new();
 
     /// <summary>JSON-RPC batches (MCP 2025-03-26). See <see cref="BatchOptions"/>.</summary>
     public BatchOptions Batches { get; init; } = new();

@@ -95,21 +95,25 @@ public static partial class McpEdgeOptionsValidator
 
             ValidateUpstreamTls(errors, at, server);
             ValidateAuthentication(errors, at, server.Authentication);
-            if (server.Tools.IsEnabled)
+            foreach (var (setting, filter, what) in new[] { ("Tools", server.Tools, "a tool name"), ("Prompts", server.Prompts, "a prompt name"), ("Resources", server.Resources, "a resource URI") })
             {
-                foreach (var (list, globs) in new[] { ("Allow", server.Tools.Allow), ("Deny", server.Tools.Deny) })
+                if (!filter.IsEnabled)
+                {
+                    continue;
+                }
+                foreach (var (list, globs) in new[] { ("Allow", filter.Allow), ("Deny", filter.Deny) })
                 {
                     for (var i = 0; i < globs.Count; i++)
                     {
                         if (string.IsNullOrEmpty(globs[i]))
                         {
-                            errors.Add($"{at}:Tools:{list}:{i}: a tool name or glob must not be empty.");
+                            errors.Add($"{at}:{setting}:{list}:{i}: {what} or glob must not be empty.");
                         }
                     }
                 }
                 if (string.Equals(server.Transport, McpTransports.Sse, StringComparison.OrdinalIgnoreCase))
                 {
-                    errors.Add($"{at}:Tools: tools are filtered for the streamable-http transport only (an HTTP+SSE server answers tools/list on its event stream).");
+                    errors.Add($"{at}:{setting}: {setting.ToLowerInvariant()} are filtered for the streamable-http transport only (an HTTP+SSE server answers lists on its event stream).");
                 }
             }
 

@@ -163,7 +163,7 @@ public static partial class McpEdgeApplication
             proxy.UseMiddleware<StreamLimitMiddleware>();
             proxy.UseMiddleware<RateLimiting.RateLimitMiddleware>();
             proxy.UseMiddleware<SessionRoutingMiddleware>();
-            proxy.UseMiddleware<Tools.ToolFilterMiddleware>();
+            proxy.UseMiddleware<Exposure.ExposureFilterMiddleware>();
             proxy.UseMiddleware<ListCacheMiddleware>();
             proxy.UseMiddleware<FailoverMiddleware>();
             proxy.UseLoadBalancing();

@@ -135,6 +135,12 @@ public readonly struct JsonRpcEnvelope
         _ => null,
     };
 
+    /// <summary>
+    /// <c>params.uri</c> of any request (<c>resources/read</c>, <c>resources/subscribe</c>,
+    /// <c>resources/unsubscribe</c>), or null when absent or not a string. Allocates the string.
+    /// </summary>
+    public string? GetUri(ReadOnlySpan<byte> body) => StringAt(body, _uriStart, _uriLength);
+
     /// <summary>Where <c>params._meta</c> (a JSON object) starts in the body; 0 with <see cref="MetaLength"/> 0 when absent.</summary>
     public int MetaOffset => _metaStart;
 
@@ -339,7 +345,8 @@ public readonly struct JsonRpcEnvelope
         var paramsFault = paramsNotString == 0 ? null : method switch
         {
             McpMethods.ToolsCall or McpMethods.PromptsGet when (paramsNotString & NameMember) != 0 => "params.name must be a string",
-            McpMethods.ResourcesRead when (paramsNotString & UriMember) != 0 => "params.uri must be a string",
+            McpMethods.ResourcesRead or McpMethods.ResourcesSubscribe or McpMethods.ResourcesUnsubscribe
+                when (paramsNotString & UriMember) != 0 => "params.uri must be a string",
             McpMethods.ToolsList or McpMethods.PromptsList or McpMethods.ResourcesList or McpMethods.ResourceTemplatesList
                 when (paramsNotString & CursorMember) != 0 => "params.cursor must be a string",
             _ => null,

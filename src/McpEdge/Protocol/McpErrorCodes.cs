@@ -19,6 +19,8 @@ public static class McpErrorCodes
     public const int HeaderMismatch = -32020;
     /// <summary>-32603 Internal error (JSON-RPC 2.0): an element of a split batch that the upstream left unanswered or the edge could not forward, and a request the edge answers 502/503/504 itself (no replica reached, none available, no answer in time).</summary>
     public const int InternalError = -32603;
+    /// <summary>-32002 resource not found (MCP 2025-11-25 <c>server/resources.mdx</c>, "Error Handling"), for revisions before 2026-07-28, which answers -32602 instead (and asks clients to accept both).</summary>
+    public const int ResourceNotFound = -32002;
     /// <summary>-32001 session not found, used with HTTP 404: the signal on which clients start a new session (MCP 2025-11-25 basic/transports.mdx, "Session Management").</summary>
     public const int SessionNotFound = -32001;
 

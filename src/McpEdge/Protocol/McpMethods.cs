@@ -30,6 +30,10 @@ public static class McpMethods
     public const string ResourceTemplatesList = "resources/templates/list";
     /// <summary><c>resources/read</c>.</summary>
     public const string ResourcesRead = "resources/read";
+    /// <summary><c>resources/subscribe</c> (before 2026-07-28).</summary>
+    public const string ResourcesSubscribe = "resources/subscribe";
+    /// <summary><c>resources/unsubscribe</c> (before 2026-07-28).</summary>
+    public const string ResourcesUnsubscribe = "resources/unsubscribe";
     /// <summary><c>subscriptions/listen</c> (2026-07-28).</summary>
     public const string SubscriptionsListen = "subscriptions/listen";
     /// <summary><c>notifications/cancelled</c>.</summary>
@@ -48,7 +52,7 @@ public static class McpMethods
         ResourcesListChanged, "completion/complete", "elicitation/create", "logging/setLevel",
         "notifications/elicitation/complete", "notifications/initialized", "notifications/message", "notifications/progress",
         "notifications/resources/updated", "notifications/roots/list_changed", "notifications/subscriptions/acknowledged",
-        "notifications/tasks/status", "resources/subscribe", "resources/unsubscribe", "roots/list", "sampling/createMessage",
+        "notifications/tasks/status", ResourcesSubscribe, ResourcesUnsubscribe, "roots/list", "sampling/createMessage",
         "tasks/cancel", "tasks/get", "tasks/list", "tasks/result",
     ];
 

@@ -338,19 +338,29 @@ public class McpEdgeOptionsValidatorTests
     }
 
     [Fact]
-    public void Validate_ToolFilter_NeedsGlobs_AndStreamableHttp()
+    public void Validate_ExposureFilters_NeedGlobs_AndStreamableHttp()
     {
         var options = new McpEdgeOptions();
-        options.Servers["fine"] = new() { Upstreams = ["http://127.0.0.1:1/mcp"], Tools = new() { Allow = ["search_*"], Deny = ["search_admin"] } };
-        options.Servers["empty"] = new() { Upstreams = ["http://127.0.0.1:2/mcp"], Tools = new() { Deny = [""] } };
-        options.Servers["legacy"] = new() { Upstreams = ["http://127.0.0.1:3/sse"], Transport = "sse", Tools = new() { Deny = ["x"] } };
+        options.Servers["fine"] = new()
+        {
+            Upstreams = ["http://127.0.0.1:1/mcp"], Tools = new() { Allow = ["search_*"], Deny = ["search_admin"] },
+            Prompts = new() { Deny = ["admin_*"] }, Resources = new() { Allow = ["file:///public/*"] },
+        };
+        options.Servers["empty"] = new()
+        {
+            Upstreams = ["http://127.0.0.1:2/mcp"], Tools = new() { Deny = [""] }, Prompts = new() { Allow = ["a", ""] }, Resources = new() { Deny = [""] },
+        };
+        options.Servers["legacy"] = new() { Upstreams = ["http://127.0.0.1:3/sse"], Transport = "sse", Tools = new() { Deny = ["x"] }, Resources = new() { Deny = ["x"] } };
 
         var errors = Validate(options);
 
         Assert.Equal(
         [
+            "McpEdge:Servers:empty:Prompts:Allow:1: a prompt name or glob must not be empty.",
+            "McpEdge:Servers:empty:Resources:Deny:0: a resource URI or glob must not be empty.",
             "McpEdge:Servers:empty:Tools:Deny:0: a tool name or glob must not be empty.",
-            "McpEdge:Servers:legacy:Tools: tools are filtered for the streamable-http transport only (an HTTP+SSE server answers tools/list on its event stream).",
+            "McpEdge:Servers:legacy:Resources: resources are filtered for the streamable-http transport only (an HTTP+SSE server answers lists on its event stream).",
+            "McpEdge:Servers:legacy:Tools: tools are filtered for the streamable-http transport only (an HTTP+SSE server answers lists on its event stream).",
         ], errors.Order());
     }
 

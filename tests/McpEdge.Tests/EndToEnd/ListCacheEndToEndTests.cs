@@ -77,6 +77,44 @@ public class ListCacheEndToEndTests(EverythingFixture fixture)
         Assert.Equal(ModelContextProtocol.McpErrorCode.InvalidParams, hidden.ErrorCode);
     }
 
+    /// <summary>
+    /// Prompt and resource filtering (Servers:{name}:Prompts, Resources) against server-everything
+    /// with the official client: lists lack exactly the hidden prompts and resource templates, and
+    /// getting or reading a hidden one raises the not-found error of the client's revision.
+    /// </summary>
+    [Fact]
+    public async Task PromptAndResourceFilters_HideThemOnARealServer()
+    {
+        var server = (Dictionary<string, object>)Mcp.Server(upstreams: $"http://127.0.0.1:{fixture.Replicas[0].Port}/mcp");
+        server["Prompts"] = new { Deny = new[] { "args-*" } };
+        server["Resources"] = new { Deny = new[] { "demo://resource/dynamic/blob/*" } };
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { everything = server } });
+        await using var client = await McpClient.CreateAsync(
+            new HttpClientTransport(new HttpClientTransportOptions { Endpoint = new Uri(edge.BaseAddress, "mcp/everything"), TransportMode = HttpTransportMode.StreamableHttp }),
+            new McpClientOptions { ClientInfo = new Implementation { Name = "filter-e2e", Version = "1.0.0" } });
+        await using var unfiltered = await McpClient.CreateAsync(
+            new HttpClientTransport(new HttpClientTransportOptions { Endpoint = fixture.EverythingUrl, TransportMode = HttpTransportMode.StreamableHttp }),
+            new McpClientOptions { ClientInfo = new Implementation { Name = "filter-e2e-all", Version = "1.0.0" } });
+
+        var prompts = (await client.ListPromptsAsync()).Select(p => p.Name).Order(StringComparer.Ordinal);
+        var templates = (await client.ListResourceTemplatesAsync()).Select(t => t.UriTemplate).Order(StringComparer.Ordinal);
+        var text = await client.ReadResourceAsync("demo://resource/dynamic/text/1");
+        var hiddenPrompt = await Assert.ThrowsAsync<ModelContextProtocol.McpProtocolException>(async () =>
+            await client.GetPromptAsync("args-prompt", new Dictionary<string, object?> { ["city"] = "Paris" }));
+        var hiddenResource = await Assert.ThrowsAsync<ModelContextProtocol.McpProtocolException>(async () =>
+            await client.ReadResourceAsync("demo://resource/dynamic/blob/1"));
+
+        var allPrompts = (await unfiltered.ListPromptsAsync()).Select(p => p.Name).ToList();
+        var allTemplates = (await unfiltered.ListResourceTemplatesAsync()).Select(t => t.UriTemplate).ToList();
+        Assert.Contains("args-prompt", allPrompts);
+        Assert.Contains("demo://resource/dynamic/blob/{resourceId}", allTemplates);
+        Assert.Equal(allPrompts.Where(n => n != "args-prompt").Order(StringComparer.Ordinal), prompts);
+        Assert.Equal(allTemplates.Where(t => !t.StartsWith("demo://resource/dynamic/blob/", StringComparison.Ordinal)).Order(StringComparer.Ordinal), templates);
+        Assert.NotEmpty(text.Contents);
+        Assert.Equal(ModelContextProtocol.McpErrorCode.InvalidParams, hiddenPrompt.ErrorCode);
+        Assert.Equal(ModelContextProtocol.McpErrorCode.ResourceNotFound, hiddenResource.ErrorCode);
+    }
+
     [Fact]
     public async Task ListChanged_FromTheUpstream_DropsTheCachedList()
     {

@@ -1,0 +1,197 @@
+using McpEdge.Caching;
+using McpEdge.Configuration;
+using McpEdge.Protocol;
+using McpEdge.Streaming;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace McpEdge.Exposure;
+
+/// <summary>
+/// Proxy-pipeline step (before the list cache) that applies <see cref="McpServerOptions.Tools"/>,
+/// <see cref="McpServerOptions.Prompts"/> and <see cref="McpServerOptions.Resources"/>: hidden
+/// entries are left out of <c>tools/list</c>, <c>prompts/list</c>, <c>resources/list</c> and
+/// <c>resources/templates/list</c> results, whether they come from a replica or from the cache, and
+/// a request that names a hidden one never reaches a replica. With
+/// <see cref="ServerAuthenticationOptions.ListOnlyPermittedTools"/>, a caller's <c>tools/list</c> also
+/// leaves out the tools its token's scopes do not let it call.
+/// </summary>
+/// <remarks>
+/// <list type="bullet">
+/// <item>A request naming a hidden entry is answered HTTP 200 with the JSON-RPC error a server gives
+/// for one it does not have, so clients see no difference between hidden and missing, and logged
+/// (event 130): <c>tools/call</c>, -32602 <c>Unknown tool: 'name'</c> (MCP 2025-11-25
+/// <c>server/tools.mdx</c>, "Error Handling"); <c>prompts/get</c>, -32602 <c>Unknown prompt: 'name'</c>
+/// (<c>server/prompts.mdx</c>, "Error Handling"); <c>resources/read</c>, <c>resources/subscribe</c>
+/// and <c>resources/unsubscribe</c>, <c>Resource not found</c> with <c>data.uri</c>: -32002 (MCP
+/// 2025-11-25 <c>server/resources.mdx</c>), or -32602 when the request's <c>MCP-Protocol-Version</c>
+/// is 2026-07-28 or later (MCP 2026-07-28 <c>server/resources.mdx</c>, "Error Handling").</item>
+/// <item>Lists: the answer is held in memory (at most <see cref="MessageOptions.MaxBytes"/>; a larger
+/// one is a 502), rewritten without the hidden entries (JSON, or the response event of an SSE answer),
+/// and sent with its own length. An answer that hides nothing goes as it came.</item>
+/// <item>A list request goes upstream without <c>Accept-Encoding</c>; an answer compressed all the
+/// same is a 502 (failing closed).</item>
+/// <item>A batch passed through unsplit (<see cref="BatchOptions.Mode"/> <c>passthrough</c>) holding
+/// a request of a filtered kind is refused (400, -32600): its answers come back as one array the edge
+/// does not rewrite.</item>
+/// </list>
+/// </remarks>
+internal sealed partial class ExposureFilterMiddleware(RequestDelegate next, McpEdgeConfigState config, Security.BearerAuthentication authentication, ILogger<ExposureFilterMiddleware> logger)
+{
+    /// <summary>Runs the step.</summary>
+    public Task InvokeAsync(HttpContext context)
+    {
+        if (context.Features.Get<JsonRpcMessageFeature>() is not { } message || message.Method is null && message.Kind != JsonRpcKind.Batch)
+        {
+            return next(context);
+        }
+        var server = context.GetReverseProxyFeature().Cluster.Config.ClusterId;
+        if (!config.Current.Servers.TryGetValue(server, out var options)
+            || !options.Tools.IsEnabled && !options.Prompts.IsEnabled && !options.Resources.IsEnabled && !options.Authentication.ListOnlyPermittedTools)
+        {
+            return next(context);
+        }
+        if (message.Kind == JsonRpcKind.Batch)
+        {
+            return TouchesFiltered(message.Body.Span, options, config.Current.Messages.MaxDepth) ? RefuseBatchAsync(context, server) : next(context);
+        }
+        if (message.Kind != JsonRpcKind.Request)
+        {
+            return next(context);
+        }
+        switch (message.Method)
+        {
+            case McpMethods.ToolsCall or McpMethods.PromptsGet:
+                var kind = message.Method == McpMethods.ToolsCall ? ExposedKind.Tool : ExposedKind.Prompt;
+                return message.Name is { } name && ExposureFilter.For(options, kind) is { } filter && !filter.Exposes(name)
+                    ? UnknownAsync(context, message, server, kind, name) : next(context);
+            case McpMethods.ResourcesRead or McpMethods.ResourcesSubscribe or McpMethods.ResourcesUnsubscribe:
+                return ExposureFilter.For(options, ExposedKind.Resource) is { } resources && message.Envelope.GetUri(message.Body.Span) is { } uri && !resources.Exposes(uri)
+                    ? UnknownAsync(context, message, server, ExposedKind.Resource, uri) : next(context);
+        }
+        return ExposedList.Of(message.Method) is { } list && Exposes(context, server, options, list.Kind) is { } exposes
+            ? FilterListAsync(context, message, server, list, exposes) : next(context);
+    }
+
+    /// <summary>
+    /// What a list of <paramref name="kind"/> keeps: the static filter's entries and, for tools with
+    /// <see cref="ServerAuthenticationOptions.ListOnlyPermittedTools"/>, those the caller may call (its
+    /// calls of the others are refused earlier, with a step-up challenge); null when all stay. A
+    /// method of its own so that its closures are allocated only for list requests.
+    /// </summary>
+    private Func<string, bool>? Exposes(HttpContext context, string server, McpServerOptions options, ExposedKind kind)
+    {
+        var filter = ExposureFilter.For(options, kind);
+        var permitted = kind == ExposedKind.Tool && options.Authentication.ListOnlyPermittedTools
+            && Security.BearerAuthentication.UserOf(context) is Security.BearerPrincipal principal
+            && authentication.For(server) is { HasOperationScopes: true } authenticator
+            ? (Func<string, bool>)(tool => authenticator.MayCall(principal, tool)) : null;
+        return filter is null ? permitted : permitted is null ? filter.Exposes : name => filter.Exposes(name) && permitted(name);
+    }
+
+    /// <summary>Answers a request that names a hidden entry as the server answers for one it does not have.</summary>
+    private Task UnknownAsync(HttpContext context, JsonRpcMessageFeature message, string server, ExposedKind kind, string name)
+    {
+        LogHidden(logger, message.Method!, name, server, Setting(kind));
+        if (kind != ExposedKind.Resource)
+        {
+            return JsonRpcErrorResponse.WriteAsync(context, StatusCodes.Status200OK, McpErrorCodes.InvalidParams,
+                kind == ExposedKind.Tool ? $"Unknown tool: '{name}'" : $"Unknown prompt: '{name}'", message.RawId, null, null);
+        }
+        var version = context.Request.Headers[McpHeaders.ProtocolVersion].ToString();
+        var code = string.CompareOrdinal(version, JsonRpcMessageMiddleware.StandardHeadersRevision) >= 0 ? McpErrorCodes.InvalidParams : McpErrorCodes.ResourceNotFound;
+        return JsonRpcErrorResponse.WriteAsync(context, StatusCodes.Status200OK, code, "Resource not found", message.RawId, null, writer =>
+        {
+            writer.WriteStartObject();
+            writer.WriteString("uri"u8, name);
+            writer.WriteEndObject();
+        });
+    }
+
+    private async Task FilterListAsync(HttpContext context, JsonRpcMessageFeature message, string server, ExposedList list, Func<string, bool> exposes)
+    {
+        var maxBytes = config.Current.Messages.MaxBytes;
+        // A compressed answer could not be read: ask for none (clients on fetch send Accept-Encoding by default).
+        context.Request.Headers.Remove(Microsoft.Net.Http.Headers.HeaderNames.AcceptEncoding);
+        var original = context.Features.Get<IHttpResponseBodyFeature>()!;
+        using var capture = new CaptureStream(Stream.Null, maxBytes) { FailOnOverflow = true };
+        context.Features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(capture));
+        try
+        {
+            await next(context);
+        }
+        catch (IOException) when (capture.Overflowed)
+        {
+            // The answer outgrew the limit: answered below.
+        }
+        finally
+        {
+            context.Features.Set(original);
+        }
+
+        var response = context.Response;
+        if (capture.Overflowed)
+        {
+            LogTooLarge(logger, list.Method, server, maxBytes);
+            await JsonRpcErrorResponse.WriteAsync(context, StatusCodes.Status502BadGateway, McpErrorCodes.InternalError,
+                $"Internal error: the upstream's {list.Method} answer is larger than Messages:MaxBytes ({maxBytes} bytes).", message.RawId, null, null);
+            return;
+        }
+        if (response.Headers.ContentEncoding is { Count: > 0 } encoding && !string.Equals(encoding.ToString(), "identity", StringComparison.OrdinalIgnoreCase))
+        {
+            // Sent on as it came, it would show the hidden entries: fail closed.
+            LogCompressed(logger, list.Method, server, encoding.ToString());
+            await JsonRpcErrorResponse.WriteAsync(context, StatusCodes.Status502BadGateway, McpErrorCodes.InternalError,
+                $"Internal error: the upstream's {list.Method} answer is compressed, and the edge cannot filter it.", message.RawId, null, null);
+            return;
+        }
+        var body = capture.Captured;
+        if (response.StatusCode == StatusCodes.Status200OK
+            && ExposureFilter.Rewrite(body, SseFraming.IsEventStream(response.ContentType), message.RawId.Span, list, exposes, out var hidden) is { } rewritten)
+        {
+            LogListFiltered(logger, list.Method, server, hidden);
+            response.ContentLength = SseFraming.IsEventStream(response.ContentType) ? null : rewritten.Length;
+            await response.Body.WriteAsync(rewritten, context.RequestAborted);
+            return;
+        }
+        await response.Body.WriteAsync(body, context.RequestAborted);
+    }
+
+    /// <summary>True when a batch holds a request of a kind <paramref name="options"/> filters.</summary>
+    private static bool TouchesFiltered(ReadOnlySpan<byte> batch, McpServerOptions options, int maxDepth) =>
+        JsonRpcEnvelope.BatchMessages(batch, maxDepth).Exists(m => KindOf(m.Envelope.Method) is { } kind && ExposureFilter.For(options, kind) is not null);
+
+    /// <summary>The kind a method lists or names, or null for methods the filters do not look at.</summary>
+    private static ExposedKind? KindOf(string? method) => method switch
+    {
+        McpMethods.ToolsCall or McpMethods.ToolsList => ExposedKind.Tool,
+        McpMethods.PromptsGet or McpMethods.PromptsList => ExposedKind.Prompt,
+        McpMethods.ResourcesRead or McpMethods.ResourcesSubscribe or McpMethods.ResourcesUnsubscribe
+            or McpMethods.ResourcesList or McpMethods.ResourceTemplatesList => ExposedKind.Resource,
+        _ => null,
+    };
+
+    /// <summary>The server setting that filters <paramref name="kind"/>, for logs and errors.</summary>
+    private static string Setting(ExposedKind kind) => kind switch { ExposedKind.Tool => "Tools", ExposedKind.Prompt => "Prompts", _ => "Resources" };
+
+    private Task RefuseBatchAsync(HttpContext context, string server)
+    {
+        LogBatchRefused(logger, server);
+        return JsonRpcErrorResponse.WriteAsync(context, StatusCodes.Status400BadRequest, McpErrorCodes.InvalidRequest,
+            "Invalid Request: this server filters its tools, prompts or resources, and a batch passed through unsplit cannot be filtered; send those requests on their own, or set Batches:Mode to split.");
+    }
+
+    [LoggerMessage(EventId = 130, Level = LogLevel.Information, Message = "{Method} of {Name} for server {Server} answered as unknown: the edge does not expose it ({Setting}).")]
+    private static partial void LogHidden(ILogger logger, string method, string name, string server, string setting);
+
+    [LoggerMessage(EventId = 131, Level = LogLevel.Debug, Message = "{Method} for server {Server}: {Hidden} entries left out.")]
+    private static partial void LogListFiltered(ILogger logger, string method, string server, int hidden);
+
+    [LoggerMessage(EventId = 132, Level = LogLevel.Warning, Message = "{Method} for server {Server} answered 502: the upstream's answer is larger than Messages:MaxBytes ({MaxBytes} bytes).")]
+    private static partial void LogTooLarge(ILogger logger, string method, string server, int maxBytes);
+
+    [LoggerMessage(EventId = 134, Level = LogLevel.Warning, Message = "{Method} for server {Server} answered 502: the upstream compressed its answer ({ContentEncoding}) though the edge asked for none, and a compressed list cannot be filtered.")]
+    private static partial void LogCompressed(ILogger logger, string method, string server, string contentEncoding);
+
+    [LoggerMessage(EventId = 133, Level = LogLevel.Information, Message = "Batch for server {Server} refused: it holds a request of a kind the edge filters (Tools, Prompts or Resources), which a passed-through batch cannot filter.")]
+    private static partial void LogBatchRefused(ILogger logger, string server);
+}
