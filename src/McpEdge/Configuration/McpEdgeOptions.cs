@@ -459,6 +459,15 @@ public sealed record TokenIntrospectionOptions
     /// <summary>The introspection endpoint. Default: <c>introspection_endpoint</c> of the authorization server's metadata (RFC 8414 §2). Required with <c>JwksUri</c>.</summary>
     public string? Endpoint { get; init; }
 
+    /// <summary>
+    /// The most introspection calls this server's edge process has in flight at once (each for a
+    /// different token: requests bringing one token share its call). A request whose token would need
+    /// one more is answered 503 with <c>Retry-After: 1</c> at once, so a flood of made-up opaque tokens
+    /// cannot pile up calls at the authorization server; tokens already validated are not affected.
+    /// Default 64, at least 1.
+    /// </summary>
+    public int MaxConcurrent { get; init; } = 64;
+
     /// <summary>True when introspection is on (<see cref="ClientId"/> set).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public bool IsEnabled => !string.IsNullOrEmpty(ClientId);

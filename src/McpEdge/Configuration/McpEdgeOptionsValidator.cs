@@ -483,6 +483,10 @@ public static partial class McpEdgeOptionsValidator
             {
                 errors.Add($"{at}:Introspection:Endpoint: required with JwksUri (without metadata there is no introspection_endpoint to read).");
             }
+            if (introspection.MaxConcurrent < 1)
+            {
+                errors.Add($"{at}:Introspection:MaxConcurrent: {introspection.MaxConcurrent} must be at least 1.");
+            }
         }
         else if (!string.IsNullOrEmpty(introspection.ClientSecret) || !string.IsNullOrEmpty(introspection.Endpoint))
         {

@@ -89,6 +89,7 @@ internal sealed class ServerBearerAuthenticator
     private readonly ConcurrentDictionary<string, Task<BearerResult>> _introspecting = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (BearerResult Result, DateTimeOffset Until)> _refused = new(StringComparer.Ordinal);
     private long _validations;
+    private int _introspectionsInFlight;
 
     /// <summary>Builds the authenticator of <paramref name="server"/> over a shared key source.</summary>
     /// <param name="server">The MCP server's name.</param>
@@ -245,9 +246,14 @@ internal sealed class ServerBearerAuthenticator
         return new(BearerOutcome.Authenticated, principal, "ok", "");
     }
 
+    /// <summary>The <see cref="BearerResult.Reason"/> of a request refused because <see cref="TokenIntrospectionOptions.MaxConcurrent"/> calls are in flight.</summary>
+    public const string IntrospectionBusy = "introspection_busy";
+
     /// <summary>
     /// Introspects an opaque token, once for all the requests that bring it at the same time: the
     /// first starts the call (not cancelled by its own client leaving), the others wait for its result.
+    /// A token that would start a call beyond <see cref="TokenIntrospectionOptions.MaxConcurrent"/> is
+    /// <see cref="BearerOutcome.Unavailable"/> (<see cref="IntrospectionBusy"/>) without a call.
     /// </summary>
     private async ValueTask<BearerResult> IntrospectOnceAsync(string token, CancellationToken cancellationToken)
     {
@@ -261,9 +267,12 @@ internal sealed class ServerBearerAuthenticator
         {
             return await running.WaitAsync(cancellationToken);
         }
+        var slot = Interlocked.Increment(ref _introspectionsInFlight) <= Options.Introspection.MaxConcurrent;
         try
         {
-            var result = await IntrospectAsync(token);
+            var result = slot ? await IntrospectAsync(token)
+                : new(BearerOutcome.Unavailable, null, IntrospectionBusy, "The authorization server is being asked about too many access tokens at once.",
+                    $"{Options.Introspection.MaxConcurrent} introspections are in flight (Introspection:MaxConcurrent)");
             if (result.Outcome is BearerOutcome.InvalidToken or BearerOutcome.InsufficientScope)
             {
                 RememberRefusal(token, result);
@@ -278,6 +287,7 @@ internal sealed class ServerBearerAuthenticator
         }
         finally
         {
+            Interlocked.Decrement(ref _introspectionsInFlight);
             _introspecting.TryRemove(new KeyValuePair<string, Task<BearerResult>>(token, mine.Task));
         }
     }

@@ -21,8 +21,9 @@ namespace McpEdge.Security;
 /// 2026-07-28 <c>basic/authorization/index.mdx</c>, "Error Handling": 401 with
 /// <c>WWW-Authenticate: Bearer resource_metadata="…"</c> (and <c>error="invalid_token"</c> for a token
 /// that does not validate), 403 <c>insufficient_scope</c>, 400 <c>invalid_request</c>; 503 with
-/// <c>Retry-After</c> while the authorization server's keys cannot be fetched or its introspection endpoint does not answer (neither accepted nor
-/// refused, so a client does not start a new authorization). Each is logged (event 120, without the
+/// <c>Retry-After</c> while the authorization server's keys cannot be fetched or its introspection endpoint does not answer (5 s), or
+/// while <see cref="TokenIntrospectionOptions.MaxConcurrent"/> introspections are in flight (1 s): neither accepted nor
+/// refused, so a client does not start a new authorization. Each is logged (event 120, without the
 /// token) and counted in <c>mcpedge.auth.rejections</c> by reason. With
 /// <see cref="ServerAuthenticationOptions.ForwardAuthorization"/> off, the <c>Authorization</c>
 /// header is removed before forwarding. <see cref="ServerAuthenticationOptions.PrincipalHeader"/> and
@@ -35,6 +36,9 @@ internal sealed partial class BearerAuthenticationMiddleware(RequestDelegate nex
 {
     /// <summary>The <c>Retry-After</c> (seconds) of a 503 while the authorization server's keys or introspection are unavailable.</summary>
     public const int UnavailableRetryAfterSeconds = 5;
+
+    /// <summary>The <c>Retry-After</c> (seconds) of a 503 while <see cref="TokenIntrospectionOptions.MaxConcurrent"/> introspections are in flight.</summary>
+    public const int BusyRetryAfterSeconds = 1;
 
     /// <summary>The authentication type of a principal named by a TLS client certificate.</summary>
     public const string CertificateAuthenticationType = "Certificate";
@@ -95,7 +99,8 @@ internal sealed partial class BearerAuthenticationMiddleware(RequestDelegate nex
         if (result.Outcome == BearerOutcome.Unavailable)
         {
             LogUnavailable(logger, authenticator.Server, authenticator.Options.Issuer!, result.Detail ?? "");
-            await JsonRpcErrorResponse.WriteAsync(context, status, McpErrorCodes.Unauthorized, message, UnavailableRetryAfterSeconds);
+            await JsonRpcErrorResponse.WriteAsync(context, status, McpErrorCodes.Unauthorized, message,
+                result.Reason == ServerBearerAuthenticator.IntrospectionBusy ? BusyRetryAfterSeconds : UnavailableRetryAfterSeconds);
             return;
         }
         LogRejected(logger, authenticator.Server, status, result.Reason, result.Description);

@@ -299,6 +299,7 @@ public class McpEdgeOptionsValidatorTests
         options.Servers["jwks"] = With(new() { Issuer = issuer, Resource = "https://mcp.example.com/mcp/jwks", JwksUri = issuer + "/jwks", Introspection = new() { ClientId = "edge", ClientSecret = "s" } });
         options.Servers["http"] = With(new() { Issuer = issuer, Resource = "https://mcp.example.com/mcp/http", Introspection = new() { ClientId = "edge", ClientSecret = "s", Endpoint = "http://auth.example.com/introspect" } });
         options.Servers["noid"] = With(new() { Issuer = issuer, Resource = "https://mcp.example.com/mcp/noid", Introspection = new() { ClientSecret = "s" } });
+        options.Servers["zero"] = With(new() { Issuer = issuer, Resource = "https://mcp.example.com/mcp/zero", Introspection = new() { ClientId = "edge", ClientSecret = "s", MaxConcurrent = 0 } });
 
         var errors = Validate(options);
 
@@ -308,6 +309,7 @@ public class McpEdgeOptionsValidatorTests
             "McpEdge:Servers:jwks:Authentication:Introspection:Endpoint: required with JwksUri (without metadata there is no introspection_endpoint to read).",
             "McpEdge:Servers:noid:Authentication:Introspection:ClientId: introspection is on only with a ClientId; set it, or remove the other Introspection settings.",
             "McpEdge:Servers:nosecret:Authentication:Introspection:ClientSecret: required with ClientId (the edge authenticates to the introspection endpoint with HTTP Basic, RFC 7662 §2.1).",
+            "McpEdge:Servers:zero:Authentication:Introspection:MaxConcurrent: 0 must be at least 1.",
         ], errors.Order());
     }
 

@@ -36,8 +36,8 @@ public sealed class TestAuthorizationServer : IAsyncDisposable
     /// <summary>When set, introspection answers wait for this task (to hold a call in flight).</summary>
     public Task? IntrospectionGate { get; set; }
 
-    /// <summary>Completes when the first introspection request (with valid client credentials) arrives.</summary>
-    public TaskCompletionSource IntrospectionArrived { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>Released once per introspection request (with valid client credentials) as it arrives, before <see cref="IntrospectionGate"/>.</summary>
+    public SemaphoreSlim IntrospectionArrivals { get; } = new(0);
 
     /// <summary>How many introspection requests were answered (with valid client credentials).</summary>
     public int Introspections => Volatile.Read(ref _introspections);
@@ -190,7 +190,7 @@ public sealed class TestAuthorizationServer : IAsyncDisposable
     private async Task IntrospectAsync(HttpContext context, string body)
     {
         Interlocked.Increment(ref _introspections);
-        IntrospectionArrived.TrySetResult();
+        IntrospectionArrivals.Release();
         if (IntrospectionGate is { } gate)
         {
             await gate;

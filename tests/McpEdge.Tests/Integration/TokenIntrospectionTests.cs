@@ -37,7 +37,7 @@ public class TokenIntrospectionTests
         }
     }
 
-    private static async Task<Setup> StartAsync(string? secret = null)
+    private static async Task<Setup> StartAsync(string? secret = null, int maxConcurrent = 64)
     {
         var issuer = await TestAuthorizationServer.StartAsync();
         var upstream = await TestUpstream.StartAsync((context, _) => context.Response.WriteAsJsonAsync(new { jsonrpc = "2.0", id = 1, result = new { } }));
@@ -51,7 +51,7 @@ public class TokenIntrospectionTests
                     s = Mcp.Server(upstreams: upstream.Url + "/mcp", authentication: new
                     {
                         Issuer = issuer.Issuer, Resource, Scopes = new[] { Scope }, RequireHttpsMetadata = false,
-                        Introspection = new { ClientId = issuer.IntrospectionClient.Id, ClientSecret = secret ?? issuer.IntrospectionClient.Secret },
+                        Introspection = new { ClientId = issuer.IntrospectionClient.Id, ClientSecret = secret ?? issuer.IntrospectionClient.Secret, MaxConcurrent = maxConcurrent },
                     }),
                 },
             },
@@ -118,7 +118,7 @@ public class TokenIntrospectionTests
         var header = new Microsoft.Extensions.Primitives.StringValues("Bearer " + token);
 
         var first = authenticator.AuthenticateAsync(header, CancellationToken.None).AsTask();
-        await s.Issuer.IntrospectionArrived.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(await s.Issuer.IntrospectionArrivals.WaitAsync(TimeSpan.FromSeconds(10)));
         // The first call is held at the authorization server: these arrive while it is in flight.
         var others = Enumerable.Range(0, 7).Select(_ => authenticator.AuthenticateAsync(header, CancellationToken.None).AsTask()).ToArray();
         gate.SetResult();
@@ -126,6 +126,50 @@ public class TokenIntrospectionTests
 
         Assert.All(results, r => Assert.Equal(McpEdge.Security.BearerOutcome.Authenticated, r.Outcome));
         Assert.Equal(1, s.Issuer.Introspections);
+    }
+
+    /// <summary>
+    /// Introspection:MaxConcurrent: with two calls held at the authorization server, a third new token
+    /// is a 503 with Retry-After 1 s at once, without a call; a request bringing one of the two tokens
+    /// in flight shares its call; once they end, the third token is introspected.
+    /// </summary>
+    [Fact]
+    public async Task NewTokensBeyondMaxConcurrent_Are503AtOnce_WithoutACall_UntilACallEnds()
+    {
+        await using var s = await StartAsync(maxConcurrent: 2);
+        var tokens = Enumerable.Range(0, 3).Select(_ => s.Issuer.IssueOpaque(Resource, scope: Scope)).ToArray();
+        var gate = new TaskCompletionSource();
+        s.Issuer.IntrospectionGate = gate.Task;
+
+        var held = new List<Task<HttpResponseMessage>>();
+        foreach (var token in tokens[..2])
+        {
+            held.Add(s.CallAsync(token));
+            Assert.True(await s.Issuer.IntrospectionArrivals.WaitAsync(TimeSpan.FromSeconds(10)));
+        }
+        // A request bringing a token whose call is in flight waits for that call (it would be answered at once if refused).
+        var authenticator = s.Edge.Services.GetRequiredService<McpEdge.Security.BearerAuthentication>().For("s")!;
+        var shared = authenticator.AuthenticateAsync(new Microsoft.Extensions.Primitives.StringValues("Bearer " + tokens[0]), CancellationToken.None).AsTask();
+        Assert.False(shared.IsCompleted);
+        using (var busy = await s.CallAsync(tokens[2]))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, busy.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(1), busy.Headers.RetryAfter!.Delta);
+            Assert.False(busy.Headers.Contains("WWW-Authenticate"));
+            Assert.Equal(2, s.Issuer.Introspections);
+            Assert.Contains(s.Logs.Entries, e => e.Message.Contains("2 introspections are in flight (Introspection:MaxConcurrent)", StringComparison.Ordinal));
+        }
+        gate.SetResult();
+        foreach (var response in await Task.WhenAll(held))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            response.Dispose();
+        }
+        Assert.Equal(McpEdge.Security.BearerOutcome.Authenticated, (await shared).Outcome);
+
+        using var later = await s.CallAsync(tokens[2]); // a busy answer is not remembered as a refusal
+        Assert.Equal(HttpStatusCode.OK, later.StatusCode);
+        Assert.Equal(3, s.Issuer.Introspections);
     }
 
     public static TheoryData<string, string> BadOpaqueTokens => new()
