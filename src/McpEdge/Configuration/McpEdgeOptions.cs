@@ -68,8 +68,10 @@ public sealed record TlsOptions
 
     /// <summary>
     /// PEM bundle of the CAs client certificates must chain to: its self-signed certificates are the
-    /// trust anchors, the others help build chains (intermediates a client does not send). Read at
-    /// start-up. Required unless <see cref="ClientCertificateMode"/> is <c>None</c>.
+    /// trust anchors, the others help build chains (intermediates a client does not send). Looked at
+    /// every <see cref="CheckInterval"/>: a changed bundle that loads applies to new handshakes, one
+    /// that does not is logged and the bundle in use stays. Required unless
+    /// <see cref="ClientCertificateMode"/> is <c>None</c>.
     /// </summary>
     public string? ClientCaFile { get; init; }
 }

@@ -27,10 +27,14 @@ namespace McpEdge.Security;
 /// offline: nothing is fetched). A pair that does not load (a half-written renewal: new certificate,
 /// old key) is logged once as a warning and the certificate in use stays; the next change is tried
 /// again. At start-up a pair that does not load is a configuration error.</para>
+/// <para>With client certificates on (<see cref="TlsOptions.ClientCertificateMode"/>), the
+/// <see cref="TlsOptions.ClientCaFile"/> bundle is looked at on the same timer: a changed bundle
+/// that loads is what new handshakes check client certificates against (event 106); one that does
+/// not (no certificate, no root) is logged (event 107) and the bundle in use stays.</para>
 /// <para>Kestrel takes the certificate through <see cref="HttpsConnectionAdapterOptions.OnAuthenticate"/>,
 /// which sets <see cref="SslServerAuthenticationOptions.ServerCertificateContext"/> for each handshake
 /// (<see cref="Configure"/>). Metrics (meter <c>McpEdge.Tls</c>): <c>mcpedge.tls.certificate.expiry</c>
-/// (seconds until the certificate in use expires) and <c>mcpedge.tls.certificate.reloads</c> (by result).</para>
+/// (seconds until the certificate in use expires) and <c>mcpedge.tls.certificate.reloads</c> (by file and result).</para>
 /// </remarks>
 public sealed partial class TlsCertificateReloader : IDisposable
 {
@@ -38,7 +42,8 @@ public sealed partial class TlsCertificateReloader : IDisposable
     public static readonly IReadOnlyList<string> ClientCertificateModes = ["None", "Allow", "Require"];
 
     private readonly TlsOptions _options;
-    private readonly X509ChainPolicy? _clientPolicy;
+    private volatile X509ChainPolicy? _clientPolicy;
+    private string? _lastCaTried;
     private readonly TimeProvider _time;
     private readonly ILogger<TlsCertificateReloader> _logger;
     private readonly ITimer? _timer;
@@ -69,7 +74,16 @@ public sealed partial class TlsCertificateReloader : IDisposable
         LogLoaded(_logger, loaded.Certificate.Subject, loaded.Certificate.Thumbprint, loaded.Certificate.NotAfter.ToUniversalTime(), loaded.ChainLength);
         if (!_options.ClientCertificateMode.Equals("None", StringComparison.OrdinalIgnoreCase))
         {
-            _clientPolicy = ClientPolicy(_options.ClientCaFile!);
+            try
+            {
+                _lastCaTried = File.ReadAllText(_options.ClientCaFile!);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new McpEdgeConfigurationException([$"{McpEdgeOptions.SectionName}:Tls:ClientCaFile: '{_options.ClientCaFile}' could not be read: {e.Message}"]);
+            }
+            _clientPolicy = ClientPolicy(_lastCaTried, _options.ClientCaFile!, out var caError)
+                ?? throw new McpEdgeConfigurationException([$"{McpEdgeOptions.SectionName}:Tls:ClientCaFile: {caError}"]);
         }
         WarnIfOutsideValidity(loaded.Certificate);
 
@@ -77,7 +91,7 @@ public sealed partial class TlsCertificateReloader : IDisposable
         meter.CreateObservableGauge("mcpedge.tls.certificate.expiry",
             () => (_inUse!.Certificate.NotAfter.ToUniversalTime() - _time.GetUtcNow().UtcDateTime).TotalSeconds,
             "s", "Time until the certificate of the edge's HTTPS listeners expires (negative once it has).");
-        _reloads = meter.CreateCounter<long>("mcpedge.tls.certificate.reloads", "{reload}", "Changed certificate files, by result: applied, or rejected (the certificate in use stays).");
+        _reloads = meter.CreateCounter<long>("mcpedge.tls.certificate.reloads", "{reload}", "Changed certificate files, by file (certificate: the listener's pair; client_ca: ClientCaFile) and result: applied, or rejected (the one in use stays).");
         _timer = time.CreateTimer(_ => Check(), null, _options.CheckInterval, _options.CheckInterval);
     }
 
@@ -139,21 +153,16 @@ public sealed partial class TlsCertificateReloader : IDisposable
         return false;
     }
 
-    /// <summary>The chain policy for client certificates: the bundle's self-signed certificates as the only roots, the rest as intermediates.</summary>
-    private static X509ChainPolicy ClientPolicy(string caFile)
+    /// <summary>
+    /// The chain policy for client certificates: the bundle's self-signed certificates as the only
+    /// roots, the rest as intermediates; null with <paramref name="error"/> when the bundle holds no
+    /// certificate or no root.
+    /// </summary>
+    private static X509ChainPolicy? ClientPolicy(string pem, string caFile, out string? error)
     {
-        string pem;
-        try
+        if (PemCertificates.LoadBundle(pem, "client CA file", out error) is not { } bundle)
         {
-            pem = File.ReadAllText(caFile);
-        }
-        catch (IOException e)
-        {
-            throw new McpEdgeConfigurationException([$"{McpEdgeOptions.SectionName}:Tls:ClientCaFile: '{caFile}' could not be read: {e.Message}"]);
-        }
-        if (PemCertificates.LoadBundle(pem, "client CA file", out var error) is not { } bundle)
-        {
-            throw new McpEdgeConfigurationException([$"{McpEdgeOptions.SectionName}:Tls:ClientCaFile: {error}"]);
+            return null;
         }
         var policy = new X509ChainPolicy
         {
@@ -167,22 +176,73 @@ public sealed partial class TlsCertificateReloader : IDisposable
         }
         if (policy.CustomTrustStore.Count == 0)
         {
-            throw new McpEdgeConfigurationException([$"{McpEdgeOptions.SectionName}:Tls:ClientCaFile: '{caFile}' holds no self-signed (root) certificate to trust."]);
+            error = $"'{caFile}' holds no self-signed (root) certificate to trust.";
+            return null;
         }
         return policy;
     }
 
     /// <summary>
-    /// Reads the files and, when they differ from the last pair tried, loads them. Called by the
-    /// timer; callable at any time.
+    /// Reads <see cref="TlsOptions.ClientCaFile"/> and, when it differs from the bundle last tried,
+    /// loads it: new handshakes then check client certificates against it; a bundle that does not
+    /// load is logged (event 107) and the one in use stays. True when a new bundle is in use.
     /// </summary>
-    /// <returns>True when a new certificate is in use.</returns>
+    private bool CheckClientCa()
+    {
+        string pem;
+        try
+        {
+            pem = File.ReadAllText(_options.ClientCaFile!);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            LogClientCaUnreadable(_logger, _options.ClientCaFile!, e.Message);
+            return false;
+        }
+        X509ChainPolicy? policy;
+        string? error;
+        lock (_lock)
+        {
+            if (pem == _lastCaTried)
+            {
+                return false;
+            }
+            _lastCaTried = pem;
+            policy = ClientPolicy(pem, _options.ClientCaFile!, out error);
+            if (policy is not null)
+            {
+                _clientPolicy = policy;
+            }
+        }
+        if (policy is null)
+        {
+            LogClientCaRejected(_logger, _options.ClientCaFile!, error!);
+            _reloads?.Add(1, new KeyValuePair<string, object?>("result", "rejected"), new KeyValuePair<string, object?>("file", "client_ca"));
+            return false;
+        }
+        LogClientCaReloaded(_logger, _options.ClientCaFile!, policy.CustomTrustStore.Count, policy.ExtraStore.Count);
+        _reloads?.Add(1, new KeyValuePair<string, object?>("result", "applied"), new KeyValuePair<string, object?>("file", "client_ca"));
+        return true;
+    }
+
+    /// <summary>
+    /// Reads the files and, when they differ from the last pair tried, loads them; the same for
+    /// <see cref="TlsOptions.ClientCaFile"/> when client certificates are on. Called by the timer;
+    /// callable at any time.
+    /// </summary>
+    /// <returns>True when a new certificate or client CA bundle is in use.</returns>
     public bool Check()
     {
         if (!IsEnabled)
         {
             return false;
         }
+        var clientCa = _clientPolicy is not null && CheckClientCa();
+        return CheckCertificate() || clientCa;
+    }
+
+    private bool CheckCertificate()
+    {
         InUse? loaded;
         string? error;
         lock (_lock)
@@ -201,13 +261,13 @@ public sealed partial class TlsCertificateReloader : IDisposable
         if (loaded is null)
         {
             LogRejected(_logger, _options.CertificateFile!, _options.KeyFile!, error!);
-            _reloads?.Add(1, new KeyValuePair<string, object?>("result", "rejected"));
+            _reloads?.Add(1, new KeyValuePair<string, object?>("result", "rejected"), new KeyValuePair<string, object?>("file", "certificate"));
             Rejected?.Invoke(error!);
             return false;
         }
         LogReloaded(_logger, loaded.Certificate.Subject, loaded.Certificate.Thumbprint, loaded.Certificate.NotAfter.ToUniversalTime(), loaded.ChainLength);
         WarnIfOutsideValidity(loaded.Certificate);
-        _reloads?.Add(1, new KeyValuePair<string, object?>("result", "applied"));
+        _reloads?.Add(1, new KeyValuePair<string, object?>("result", "applied"), new KeyValuePair<string, object?>("file", "certificate"));
         Reloaded?.Invoke(loaded.Certificate);
         return true;
     }
@@ -263,6 +323,15 @@ public sealed partial class TlsCertificateReloader : IDisposable
 
     [LoggerMessage(EventId = 105, Level = LogLevel.Information, Message = "TLS handshake refused: the client certificate {Subject} ({Thumbprint}) does not chain to McpEdge:Tls:ClientCaFile: {Reason}")]
     private static partial void LogClientRefused(ILogger logger, string subject, string thumbprint, string reason);
+
+    [LoggerMessage(EventId = 106, Level = LogLevel.Information, Message = "Client CA file {ClientCaFile} changed; new handshakes now check client certificates against {Roots} root(s) and {Intermediates} other certificate(s). Open connections keep theirs.")]
+    private static partial void LogClientCaReloaded(ILogger logger, string clientCaFile, int roots, int intermediates);
+
+    [LoggerMessage(EventId = 107, Level = LogLevel.Warning, Message = "Client CA file {ClientCaFile} changed but was not loaded, so the bundle in use stays: {Reason}")]
+    private static partial void LogClientCaRejected(ILogger logger, string clientCaFile, string reason);
+
+    [LoggerMessage(EventId = 108, Level = LogLevel.Warning, Message = "Client CA file {ClientCaFile} could not be read ({Reason}); trying again at the next check.")]
+    private static partial void LogClientCaUnreadable(ILogger logger, string clientCaFile, string reason);
 
     [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "The TLS certificate {Subject} is not valid now (valid from {NotBefore:u} until {NotAfter:u}); clients will refuse it.")]
     private static partial void LogOutsideValidity(ILogger logger, string subject, DateTime notBefore, DateTime notAfter);

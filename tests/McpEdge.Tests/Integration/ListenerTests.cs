@@ -96,7 +96,7 @@ public class ListenerTests
         {
             using var metrics = await newClient.GetAsync("/metrics");
             var text = await metrics.Content.ReadAsStringAsync();
-            Assert.Contains("mcpedge_tls_certificate_reloads_total{result=\"applied\"} 1", text);
+            Assert.Contains("mcpedge_tls_certificate_reloads_total{file=\"certificate\",result=\"applied\"} 1", text);
             Assert.Contains("mcpedge_tls_certificate_expiry_seconds", text);
         }
         Assert.Equal([second.Subject], seenByNew);
@@ -127,8 +127,6 @@ public class ListenerTests
             using var response = await client.SendAsync(Mcp.Post("/mcp/s", Mcp.Initialize));
             return response.StatusCode;
         }
-        static X509Certificate2 WithKey((X509Certificate2 Certificate, System.Security.Cryptography.ECDsa Key) issued) =>
-            X509CertificateLoader.LoadPkcs12(issued.Certificate.CopyWithPrivateKey(issued.Key).Export(X509ContentType.Pfx), null);
 
         // Issued by the client CA's intermediate, which the client does not send: the bundle supplies it.
         Assert.Equal(HttpStatusCode.OK, await InitializeWithAsync(WithKey(certificates.IssueClient("agent-1"))));
@@ -159,6 +157,65 @@ public class ListenerTests
             Assert.Equal(HttpStatusCode.NotFound, stolen.StatusCode);
         }
     }
+
+    /// <summary>
+    /// Tls:ClientCaFile is reloaded: after the bundle is replaced by another CA's, new handshakes take
+    /// that CA's client certificates and refuse the old CA's; a bundle that does not load leaves the one in use.
+    /// </summary>
+    [Fact]
+    public async Task McpEdgeTls_ClientCaFile_Reloads_ABrokenBundleLeavesTheOneInUse()
+    {
+        using var certificates = new TestCertificates();
+        certificates.IssueAndWrite("edge");
+        var caFile = certificates.WriteCaBundle();
+        await using var edge = await TestEdge.StartAsync(new
+        {
+            Servers = new { s = Mcp.Server(upstreams: ["http://127.0.0.1:9/mcp"]) },
+            Tls = new { certificates.CertificateFile, certificates.KeyFile, ClientCertificateMode = "Require", ClientCaFile = caFile },
+        }, "--urls", "https://127.0.0.1:0");
+        var reloader = edge.Services.GetRequiredService<TlsCertificateReloader>();
+        using var otherCa = new TestCertificates();
+        var ours = WithKey(certificates.IssueClient("agent-ours"));
+        var theirs = WithKey(otherCa.IssueClient("agent-theirs"));
+
+        async Task<bool> GetsInAsync(X509Certificate2 clientCertificate)
+        {
+            var handler = certificates.TrustingOnlyTheRoot();
+            handler.SslOptions.ClientCertificates = [clientCertificate];
+            using var client = new HttpClient(handler) { BaseAddress = edge.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+            try
+            {
+                using var response = await client.GetAsync("/healthz");
+                return response.StatusCode == HttpStatusCode.OK;
+            }
+            catch (HttpRequestException)
+            {
+                return false; // the handshake failed
+            }
+        }
+        void ReplaceCaFile(string pem)
+        {
+            File.WriteAllText(caFile + ".new", pem);
+            File.Move(caFile + ".new", caFile, overwrite: true);
+        }
+
+        Assert.True(await GetsInAsync(ours));
+        Assert.False(await GetsInAsync(theirs));
+        Assert.False(reloader.Check()); // nothing changed
+
+        ReplaceCaFile(File.ReadAllText(otherCa.WriteCaBundle()));
+        Assert.True(reloader.Check()); // what the timer does every Tls:CheckInterval
+        Assert.True(await GetsInAsync(theirs));
+        Assert.False(await GetsInAsync(ours));
+
+        ReplaceCaFile("not a certificate\n");
+        Assert.False(reloader.Check());
+        Assert.True(await GetsInAsync(theirs));
+        Assert.False(await GetsInAsync(ours));
+    }
+
+    private static X509Certificate2 WithKey((X509Certificate2 Certificate, System.Security.Cryptography.ECDsa Key) issued) =>
+        X509CertificateLoader.LoadPkcs12(issued.Certificate.CopyWithPrivateKey(issued.Key).Export(X509ContentType.Pfx), null);
 
     [Fact]
     public async Task McpEdgeTls_OnItsTimer_KeepsTheCertificateWhileARenewalIsHalfWritten_ThenTakesTheWholePair()
