@@ -30,6 +30,9 @@ internal sealed record ExposedList(string Method, ExposedKind Kind, string Array
     private static readonly ExposedList Resources = new(McpMethods.ResourcesList, ExposedKind.Resource, "resources", "uri");
     private static readonly ExposedList Templates = new(McpMethods.ResourceTemplatesList, ExposedKind.Resource, "resourceTemplates", "uriTemplate");
 
+    /// <summary>The four lists.</summary>
+    public static readonly IReadOnlyList<ExposedList> All = [Tools, Prompts, Resources, Templates];
+
     /// <summary>The list <paramref name="method"/> returns, or null when it is not one of the four.</summary>
     public static ExposedList? Of(string? method) => method switch
     {
@@ -146,6 +149,39 @@ internal sealed class ExposureFilter
             output.Write(sseEvent.Span);
         }
         return replaced ? output.WrittenSpan.ToArray() : null;
+    }
+
+    /// <summary>
+    /// Rewrites one event of a resumed stream when its data is the answer to a list request (a
+    /// JSON-RPC response whose <c>result</c> holds one of the lists of <see cref="ExposedList.All"/>;
+    /// on a resumed stream the request's method is not known) and hides something: the event with
+    /// its <c>data</c> replaced (<c>id</c>, <c>event</c> and <c>retry</c> kept); else null.
+    /// </summary>
+    /// <param name="sseEvent">One complete event, through its blank line.</param>
+    /// <param name="exposesFor">What each list keeps; null for a list nothing is hidden from.</param>
+    public static byte[]? RewriteReplayed(ReadOnlySpan<byte> sseEvent, Func<ExposedList, Func<string, bool>?> exposesFor)
+    {
+        var data = UpstreamAnswer.EventData(sseEvent);
+        var trimmed = data.Span.TrimStart(" \t\r\n"u8);
+        if (trimmed.IsEmpty || trimmed[0] != (byte)'{')
+        {
+            return null; // not a JSON object: no response
+        }
+        try
+        {
+            foreach (var list in ExposedList.All)
+            {
+                if (exposesFor(list) is { } exposes && WithoutHidden(data, list, exposes, out _) is { } message)
+                {
+                    return SseFraming.RewriteEventData(sseEvent, message);
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON: the client cannot read a list from it either.
+        }
+        return null;
     }
 
     /// <summary>The response message with <c>result.{Array}</c> filtered, or null when it hides nothing.</summary>

@@ -28,6 +28,10 @@ namespace McpEdge.Exposure;
 /// <item>Lists: the answer is held in memory (at most <see cref="MessageOptions.MaxBytes"/>; a larger
 /// one is a 502), rewritten without the hidden entries (JSON, or the response event of an SSE answer),
 /// and sent with its own length. An answer that hides nothing goes as it came.</item>
+/// <item>A stream resumed with <c>Last-Event-ID</c> (a GET; MCP 2025-11-25 <c>basic/transports.mdx</c>,
+/// "Resumability and Redelivery", the only stream besides a request's own that may carry its
+/// answer) is read event by event, and a replayed list answer loses the hidden entries too
+/// (<see cref="ReplayFilterStream"/>).</item>
 /// <item>A list request goes upstream without <c>Accept-Encoding</c>; an answer compressed all the
 /// same is a 502 (failing closed).</item>
 /// <item>A batch passed through unsplit (<see cref="BatchOptions.Mode"/> <c>passthrough</c>) holding
@@ -40,7 +44,9 @@ internal sealed partial class ExposureFilterMiddleware(RequestDelegate next, Mcp
     /// <summary>Runs the step.</summary>
     public Task InvokeAsync(HttpContext context)
     {
-        if (context.Features.Get<JsonRpcMessageFeature>() is not { } message || message.Method is null && message.Kind != JsonRpcKind.Batch)
+        var message = context.Features.Get<JsonRpcMessageFeature>();
+        var resumed = message is null && HttpMethods.IsGet(context.Request.Method) && context.Request.Headers.ContainsKey(McpHeaders.LastEventId);
+        if (!resumed && (message is null || message.Method is null && message.Kind != JsonRpcKind.Batch))
         {
             return next(context);
         }
@@ -49,6 +55,10 @@ internal sealed partial class ExposureFilterMiddleware(RequestDelegate next, Mcp
             || !options.Tools.IsEnabled && !options.Prompts.IsEnabled && !options.Resources.IsEnabled && !options.Authentication.ListOnlyPermittedTools)
         {
             return next(context);
+        }
+        if (message is null)
+        {
+            return FilterResumedAsync(context, server, options);
         }
         if (message.Kind == JsonRpcKind.Batch)
         {
@@ -156,6 +166,49 @@ internal sealed partial class ExposureFilterMiddleware(RequestDelegate next, Mcp
         await response.Body.WriteAsync(body, context.RequestAborted);
     }
 
+    /// <summary>
+    /// A resumed stream (GET with <c>Last-Event-ID</c>): replayed answers to list requests lose the
+    /// hidden entries as they would have on their own stream (<see cref="ReplayFilterStream"/>).
+    /// </summary>
+    private async Task FilterResumedAsync(HttpContext context, string server, McpServerOptions options)
+    {
+        var keeps = new Func<string, bool>?[3];
+        foreach (var kind in (ReadOnlySpan<ExposedKind>)[ExposedKind.Tool, ExposedKind.Prompt, ExposedKind.Resource])
+        {
+            keeps[(int)kind] = Exposes(context, server, options, kind);
+        }
+        var response = context.Response;
+        var original = context.Features.Get<IHttpResponseBodyFeature>()!;
+        var filter = new ReplayFilterStream(original.Stream, () => SseFraming.IsEventStream(response.ContentType), config.Current.Messages.MaxBytes,
+            sseEvent => ExposureFilter.RewriteReplayed(sseEvent.Span, list => keeps[(int)list.Kind]));
+        var replacement = new StreamResponseBodyFeature(filter, original);
+        context.Features.Set<IHttpResponseBodyFeature>(replacement);
+        try
+        {
+            await next(context);
+            if (filter.Overflowed)
+            {
+                // What was held cannot be judged: the client sees a broken stream (and may resume), not a clean end.
+                LogReplayTooLarge(logger, server, config.Current.Messages.MaxBytes);
+                context.Abort();
+                return;
+            }
+            await replacement.CompleteAsync();
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException && context.RequestAborted.IsCancellationRequested)
+        {
+            // The client left while the last bytes went out.
+        }
+        finally
+        {
+            context.Features.Set(original);
+        }
+        if (filter.Rewritten > 0)
+        {
+            LogReplayFiltered(logger, server, filter.Rewritten);
+        }
+    }
+
     /// <summary>True when a batch holds a request of a kind <paramref name="options"/> filters.</summary>
     private static bool TouchesFiltered(ReadOnlySpan<byte> batch, McpServerOptions options, int maxDepth) =>
         JsonRpcEnvelope.BatchMessages(batch, maxDepth).Exists(m => KindOf(m.Envelope.Method) is { } kind && ExposureFilter.For(options, kind) is not null);
@@ -191,6 +244,12 @@ internal sealed partial class ExposureFilterMiddleware(RequestDelegate next, Mcp
 
     [LoggerMessage(EventId = 134, Level = LogLevel.Warning, Message = "{Method} for server {Server} answered 502: the upstream compressed its answer ({ContentEncoding}) though the edge asked for none, and a compressed list cannot be filtered.")]
     private static partial void LogCompressed(ILogger logger, string method, string server, string contentEncoding);
+
+    [LoggerMessage(EventId = 135, Level = LogLevel.Debug, Message = "Resumed stream for server {Server}: {Events} replayed list answers filtered.")]
+    private static partial void LogReplayFiltered(ILogger logger, string server, int events);
+
+    [LoggerMessage(EventId = 136, Level = LogLevel.Warning, Message = "Resumed stream for server {Server} cut: a replayed event is longer than Messages:MaxBytes ({MaxBytes} bytes), and the edge cannot judge whether it lists hidden entries.")]
+    private static partial void LogReplayTooLarge(ILogger logger, string server, int maxBytes);
 
     [LoggerMessage(EventId = 133, Level = LogLevel.Information, Message = "Batch for server {Server} refused: it holds a request of a kind the edge filters (Tools, Prompts or Resources), which a passed-through batch cannot filter.")]
     private static partial void LogBatchRefused(ILogger logger, string server);

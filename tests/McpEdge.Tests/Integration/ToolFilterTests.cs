@@ -257,6 +257,41 @@ public class ToolFilterTests
         Assert.Single(upstream.Requests); // one cached list, filtered per caller
     }
 
+    /// <summary>
+    /// A stream resumed with Last-Event-ID (MCP 2025-11-25 resumability) replays the answer to a
+    /// tools/list whose own stream was cut: it reaches the client without the hidden tools, its event
+    /// id kept, and every other event, comment and the priming event byte for byte.
+    /// </summary>
+    [Fact]
+    public async Task ResumedStream_ReplayedToolsList_LeavesOutHiddenTools_RestByteForByte()
+    {
+        var list = JsonSerializer.Serialize(new { jsonrpc = "2.0", id = 4, result = new { tools = UpstreamTools.Select(name => new { name }) } });
+        const string progress = "id: ev-2\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":\"p\",\"progress\":1}}\n\n";
+        await using var upstream = await TestUpstream.StartAsync(async (context, _) =>
+        {
+            context.Response.ContentType = "text/event-stream";
+            await context.Response.WriteAsync("id: ev-1\nretry: 1000\ndata: \n\n" + progress + ": keep-alive\n");
+            await context.Response.Body.FlushAsync();
+            await context.Response.WriteAsync($"id: ev-3\nevent: message\ndata: {list}\n\n");
+        });
+        var server = (Dictionary<string, object>)Mcp.Server(upstreams: upstream.Url + "/mcp");
+        server["Tools"] = Filter;
+        await using var edge = await TestEdge.StartAsync(new { Servers = new { s = server } });
+
+        var get = new HttpRequestMessage(HttpMethod.Get, "/mcp/s");
+        get.Headers.Accept.ParseAdd("text/event-stream");
+        get.Headers.Add("Last-Event-ID", "ev-0");
+        using var response = await edge.Client.SendAsync(get);
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal("ev-0", upstream.Requests.Single().Headers["Last-Event-ID"]);
+        Assert.StartsWith("id: ev-1\nretry: 1000\ndata: \n\n" + progress + ": keep-alive\nid: ev-3\nevent: message\ndata: ", text, StringComparison.Ordinal);
+        using var json = JsonDocument.Parse(text.Split('\n')[^3]["data: ".Length..]);
+        Assert.Equal(["search", "get_file"], ToolNames(json.RootElement));
+        Assert.Equal(4, json.RootElement.GetProperty("id").GetInt32());
+        Assert.EndsWith("\n\n", text, StringComparison.Ordinal);
+    }
+
     /// <summary>The official C# SDK client through the edge to the sample server, with <c>add</c> hidden.</summary>
     [Fact]
     public async Task OfficialClient_SeesOnlyTheExposedTools_AndAHiddenOneIsUnknown()
