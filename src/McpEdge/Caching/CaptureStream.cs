@@ -7,7 +7,7 @@ namespace McpEdge.Caching;
 /// the first <c>limit</c> bytes, so an upstream answer can be read after it was relayed unchanged
 /// (and unbuffered: backpressure and SSE flushes pass through). Past the limit it only passes on.
 /// </summary>
-internal sealed class CaptureStream(Stream inner, int limit) : Stream
+internal sealed class CaptureStream(Stream inner, int limit) : Streaming.PassOnStream(inner)
 {
     private byte[] _copy = ArrayPool<byte>.Shared.Rent(Math.Min(limit, 16 * 1024));
     private int _length;
@@ -54,30 +54,14 @@ internal sealed class CaptureStream(Stream inner, int limit) : Stream
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         Keep(buffer.Span);
-        return inner.WriteAsync(buffer, cancellationToken);
+        return Inner.WriteAsync(buffer, cancellationToken);
     }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override void Write(byte[] buffer, int offset, int count)
     {
         Keep(buffer.AsSpan(offset, count));
-        inner.Write(buffer, offset, count);
+        Inner.Write(buffer, offset, count);
     }
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override void Flush() => inner.Flush();
-
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
-    public override bool CanWrite => true;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

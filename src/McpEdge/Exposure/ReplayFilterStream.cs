@@ -19,7 +19,7 @@ namespace McpEdge.Exposure;
 /// <param name="isEventStream">Asked at the first write: whether the response is <c>text/event-stream</c>.</param>
 /// <param name="maxEventBytes">The longest event held, bytes (<c>Messages:MaxBytes</c>).</param>
 /// <param name="rewrite">Rewrites one complete event, or returns null to send it as it is.</param>
-internal sealed class ReplayFilterStream(Stream inner, Func<bool> isEventStream, int maxEventBytes, Func<ReadOnlyMemory<byte>, byte[]?> rewrite) : Stream
+internal sealed class ReplayFilterStream(Stream inner, Func<bool> isEventStream, int maxEventBytes, Func<ReadOnlyMemory<byte>, byte[]?> rewrite) : PassOnStream(inner)
 {
     private readonly ArrayBufferWriter<byte> _pending = new();
     private bool? _events;
@@ -35,13 +35,8 @@ internal sealed class ReplayFilterStream(Stream inner, Func<bool> isEventStream,
     {
         if (!(_events ??= isEventStream()))
         {
-            await inner.WriteAsync(buffer, cancellationToken);
+            await Inner.WriteAsync(buffer, cancellationToken);
             return;
-        }
-        if (_pending.WrittenCount + buffer.Length > maxEventBytes + 2)
-        {
-            Overflowed = true;
-            throw new IOException($"An event of the resumed stream is longer than Messages:MaxBytes ({maxEventBytes} bytes); the edge cannot filter it.");
         }
         _pending.Write(buffer.Span);
         var pending = _pending.WrittenMemory;
@@ -67,11 +62,11 @@ internal sealed class ReplayFilterStream(Stream inner, Func<bool> isEventStream,
             if (rewritten is not null)
             {
                 Rewritten++;
-                await inner.WriteAsync(rewritten, cancellationToken);
+                await Inner.WriteAsync(rewritten, cancellationToken);
             }
             else
             {
-                await inner.WriteAsync(rest[..length], cancellationToken);
+                await Inner.WriteAsync(rest[..length], cancellationToken);
             }
             consumed += length;
         }
@@ -81,42 +76,13 @@ internal sealed class ReplayFilterStream(Stream inner, Func<bool> isEventStream,
             _pending.ResetWrittenCount();
             _pending.Write(left);
         }
+        if (_pending.WrittenCount > maxEventBytes)
+        {
+            Overflowed = true;
+            throw new IOException($"An event of the resumed stream is longer than Messages:MaxBytes ({maxEventBytes} bytes); the edge cannot filter it.");
+        }
     }
 
     /// <inheritdoc />
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    /// <inheritdoc />
     public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    /// <inheritdoc />
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    /// <inheritdoc />
-    public override void Flush() => inner.Flush();
-
-    /// <inheritdoc />
-    public override bool CanRead => false;
-
-    /// <inheritdoc />
-    public override bool CanSeek => false;
-
-    /// <inheritdoc />
-    public override bool CanWrite => true;
-
-    /// <inheritdoc />
-    public override long Length => throw new NotSupportedException();
-
-    /// <inheritdoc />
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    /// <inheritdoc />
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    /// <inheritdoc />
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    /// <inheritdoc />
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

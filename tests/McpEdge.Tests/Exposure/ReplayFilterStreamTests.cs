@@ -55,15 +55,16 @@ public class ReplayFilterStreamTests
     }
 
     [Fact]
-    public async Task AnEventLongerThanTheLimit_FailsTheWrite()
+    public async Task AnEventLongerThanTheLimit_FailsTheWrite_ManyShortEventsInOneWriteDoNot()
     {
         var (filter, sent, _) = Create(maxEventBytes: 16);
 
+        await filter.WriteAsync(Encoding.UTF8.GetBytes("data: 1\n\ndata: 2\n\ndata: 3\n\n")); // 27 bytes, no event over 16
         await filter.WriteAsync(Encoding.UTF8.GetBytes("data: 12345678"));
-        await Assert.ThrowsAsync<IOException>(async () => await filter.WriteAsync(Encoding.UTF8.GetBytes("9abcdef")));
+        await Assert.ThrowsAsync<IOException>(async () => await filter.WriteAsync(Encoding.UTF8.GetBytes("9abc")));
 
         Assert.True(filter.Overflowed);
-        Assert.Equal(0, sent.Length);
+        Assert.Equal("data: 1\n\ndata: 2\n\ndata: 3\n\n", Encoding.UTF8.GetString(sent.ToArray()));
     }
 
     [Fact]
