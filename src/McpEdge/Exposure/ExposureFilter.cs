@@ -167,30 +167,49 @@ internal sealed class ExposureFilter
         {
             return null; // not a JSON object: no response
         }
+        JsonDocument document;
         try
         {
-            foreach (var list in ExposedList.All)
-            {
-                if (exposesFor(list) is { } exposes && WithoutHidden(data, list, exposes, out _) is { } message)
-                {
-                    return SseFraming.RewriteEventData(sseEvent, message);
-                }
-            }
+            document = JsonDocument.Parse(data, ParseOptions);
         }
         catch (JsonException)
         {
-            // Not JSON: the client cannot read a list from it either.
+            return null; // not JSON: the client cannot read a list from it either
+        }
+        using (document)
+        {
+            // One parse per event: the result's member says which list it is, if any (progress and other notifications have no result).
+            var root = document.RootElement;
+            if (!root.TryGetProperty("result", out var result) || result.ValueKind != JsonValueKind.Object)
+            {
+                return null;
+            }
+            foreach (var list in ExposedList.All)
+            {
+                if (result.TryGetProperty(list.Array, out _))
+                {
+                    return exposesFor(list) is { } exposes && WithoutHidden(root, data.Length, list, exposes, out _) is { } message
+                        ? SseFraming.RewriteEventData(sseEvent, message) : null;
+                }
+            }
         }
         return null;
     }
 
+    private static readonly JsonDocumentOptions ParseOptions = new() { MaxDepth = 256 };
+
     /// <summary>The response message with <c>result.{Array}</c> filtered, or null when it hides nothing.</summary>
     private static byte[]? WithoutHidden(ReadOnlyMemory<byte> message, ExposedList list, Func<string, bool> exposes, out int hidden)
     {
+        using var document = JsonDocument.Parse(message, ParseOptions);
+        return WithoutHidden(document.RootElement, message.Length, list, exposes, out hidden);
+    }
+
+    /// <summary>As above, on a parsed message (an object); <paramref name="sizeHint"/> is its length in bytes.</summary>
+    private static byte[]? WithoutHidden(JsonElement root, int sizeHint, ExposedList list, Func<string, bool> exposes, out int hidden)
+    {
         bool IsExposed(JsonElement entry) => IsKept(entry, list.Key, exposes);
         hidden = 0;
-        using var document = JsonDocument.Parse(message, new JsonDocumentOptions { MaxDepth = 256 });
-        var root = document.RootElement;
         if (!root.TryGetProperty("result", out var result) || result.ValueKind != JsonValueKind.Object
             || !result.TryGetProperty(list.Array, out var entries) || entries.ValueKind != JsonValueKind.Array)
         {
@@ -207,7 +226,7 @@ internal sealed class ExposureFilter
         {
             return null;
         }
-        var output = new ArrayBufferWriter<byte>(message.Length);
+        var output = new ArrayBufferWriter<byte>(sizeHint);
         using (var writer = new Utf8JsonWriter(output))
         {
             writer.WriteStartObject();

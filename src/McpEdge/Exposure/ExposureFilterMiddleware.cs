@@ -75,7 +75,8 @@ internal sealed partial class ExposureFilterMiddleware(RequestDelegate next, Mcp
                 return message.Name is { } name && ExposureFilter.For(options, kind) is { } filter && !filter.Exposes(name)
                     ? UnknownAsync(context, message, server, kind, name) : next(context);
             case McpMethods.ResourcesRead or McpMethods.ResourcesSubscribe or McpMethods.ResourcesUnsubscribe:
-                return ExposureFilter.For(options, ExposedKind.Resource) is { } resources && message.Envelope.GetUri(message.Body.Span) is { } uri && !resources.Exposes(uri)
+                return ExposureFilter.For(options, ExposedKind.Resource) is { } resources
+                    && (message.Method == McpMethods.ResourcesRead ? message.Name : message.Envelope.GetUri(message.Body.Span)) is { } uri && !resources.Exposes(uri)
                     ? UnknownAsync(context, message, server, ExposedKind.Resource, uri) : next(context);
         }
         return ExposedList.Of(message.Method) is { } list && Exposes(context, server, options, list.Kind) is { } exposes
