@@ -28,7 +28,8 @@ COPY config/mcpedge.default.json /etc/mcpedge/mcpedge.json
 ENV ASPNETCORE_URLS=http://+:8080 \
     MCPEDGE_CONFIG=/etc/mcpedge/mcpedge.json \
     DOTNET_EnableDiagnostics=0
-EXPOSE 8080
+# 9090: the admin listener, when McpEdge__Admin__Url=http://+:9090 turns it on (README, "The admin listener").
+EXPOSE 8080 9090
 # The base image's non-root user (UID 1654).
 USER $APP_UID
 # SIGTERM starts the drain: in-flight POSTs finish and SSE streams close with retry: within

@@ -62,6 +62,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $_ := set $edge "Streaming" $streaming -}}
 {{- $_ := set $edge "Sessions" (dict "KeyFile" "/etc/mcpedge/session-keys/keys") -}}
 {{- $_ := set $edge "Servers" .Values.servers -}}
+{{- $_ := set $edge "Admin" (dict "Url" (printf "http://+:%d" (int (include "mcpedge.adminPort" .)))) -}}
 {{- if include "mcpedge.tls" . -}}
 {{- $tls := dict "CertificateFile" "/etc/mcpedge/tls/tls.crt" "KeyFile" "/etc/mcpedge/tls/tls.key" -}}
 {{- if include "mcpedge.clientCertificates" . -}}
@@ -101,4 +102,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* The container's (and the Service's) port name: https with TLS, else http. */}}
 {{- define "mcpedge.portName" -}}
 {{- if include "mcpedge.tls" . }}https{{ else }}http{{ end -}}
+{{- end -}}
+
+{{/* The admin listener's port (values: admin.port, default 9090). */}}
+{{- define "mcpedge.adminPort" -}}
+{{- (.Values.admin | default dict).port | default 9090 -}}
 {{- end -}}

@@ -36,6 +36,26 @@ public sealed record McpEdgeOptions
 
     /// <summary>The certificate of the edge's HTTPS listeners, reloaded in place. See <see cref="TlsOptions"/>.</summary>
     public TlsOptions Tls { get; init; } = new();
+
+    /// <summary>A listener of its own for health, readiness and metrics. See <see cref="AdminOptions"/>.</summary>
+    public AdminOptions Admin { get; init; } = new();
+}
+
+/// <summary>
+/// The admin listener: a cleartext HTTP port that serves only the edge's own endpoints
+/// (<c>/healthz</c>, <c>/readyz</c>, <c>/metrics</c>, <c>/edge/clusters</c>) and no MCP server, as
+/// Envoy's admin port or Istio's 15020 do. Kubelet probes and Prometheus reach it without the client
+/// certificate the traffic listener may require, and <c>/metrics</c> and <c>/edge/clusters</c> leave
+/// the traffic listener. Bound at start-up with the listeners of <c>--urls</c>; a change needs a restart.
+/// </summary>
+public sealed record AdminOptions
+{
+    /// <summary>
+    /// The listener's URL, <c>http://{host}:{port}</c> with a port of its own, not one of <c>--urls</c>:
+    /// <c>http://+:9090</c> (every address), <c>http://127.0.0.1:9090</c> (this host only). Null (the
+    /// default): no admin listener, and the traffic listeners serve the edge's endpoints as before.
+    /// </summary>
+    public string? Url { get; init; }
 }
 
 /// <summary>

@@ -143,6 +143,10 @@ public static partial class McpEdgeOptionsValidator
         }
 
         ValidateTls(errors, prefix, options.Tls);
+        if (options.Admin.Url is { } adminUrl && Hosting.AdminListener.Problem(adminUrl) is { } adminProblem)
+        {
+            errors.Add($"{prefix}:Admin:Url: {adminProblem}");
+        }
 
         var streaming = options.Streaming;
         Positive(errors, $"{prefix}:Streaming:KeepAliveInterval", streaming.KeepAliveInterval, "00:00:15");

@@ -21,9 +21,14 @@ namespace McpEdge.Health;
 /// exchanges and YARP's concurrent request count (streams included). Loopback clients only unless
 /// <see cref="SecurityOptions.StatusFromAnyAddress"/>.</item>
 /// </list>
+/// With an admin listener (<see cref="AdminOptions.Url"/>), that listener answers all four, the
+/// operator view to any client address (the port is the boundary), and 404 to everything else, MCP
+/// servers included; the traffic listeners then keep <c>/healthz</c> and <c>/readyz</c> (load
+/// balancers probe the port they send traffic to) and answer 404 to <c>/metrics</c> and
+/// <c>/edge/clusters</c>.
 /// </summary>
 internal sealed class OperationalEndpointsMiddleware(RequestDelegate next, McpEdgeConfigState config, IProxyStateLookup proxyState,
-    McpHealthProbeService probes, DestinationLoadTracker loads, Telemetry.MetricsEndpoint metrics)
+    McpHealthProbeService probes, DestinationLoadTracker loads, Telemetry.MetricsEndpoint metrics, Hosting.AdminListener adminListener)
 {
     /// <summary>Liveness path.</summary>
     public const string HealthzPath = "/healthz";
@@ -49,6 +54,14 @@ internal sealed class OperationalEndpointsMiddleware(RequestDelegate next, McpEd
             return WriteAsync(context, ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable,
                 new { status = ready ? "ready" : "not ready", servers });
         }
+        var admin = adminListener.Serves(context);
+        if (!admin && adminListener.IsEnabled)
+        {
+            // The admin listener has them; the traffic listeners do not give them away.
+            return path.Equals(Telemetry.MetricsEndpoint.Path, StringComparison.OrdinalIgnoreCase) || path.Equals(ClustersPath, StringComparison.OrdinalIgnoreCase)
+                ? NotFound(context)
+                : next(context);
+        }
         if (path.Equals(Telemetry.MetricsEndpoint.Path, StringComparison.OrdinalIgnoreCase) && (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)))
         {
             return metrics.WriteAsync(context);
@@ -56,14 +69,19 @@ internal sealed class OperationalEndpointsMiddleware(RequestDelegate next, McpEd
         if (path.Equals(ClustersPath, StringComparison.OrdinalIgnoreCase))
         {
             var remote = context.Connection.RemoteIpAddress;
-            if (!config.Current.Security.StatusFromAnyAddress && (remote is null || !IPAddress.IsLoopback(remote)))
+            if (!admin && !config.Current.Security.StatusFromAnyAddress && (remote is null || !IPAddress.IsLoopback(remote)))
             {
-                context.Response.StatusCode = StatusCodes.Status404NotFound;
-                return Task.CompletedTask;
+                return NotFound(context);
             }
             return WriteAsync(context, StatusCodes.Status200OK, new { servers = Clusters() });
         }
-        return next(context);
+        return admin ? NotFound(context) : next(context);
+    }
+
+    private static Task NotFound(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status404NotFound;
+        return Task.CompletedTask;
     }
 
     /// <summary>A server's readiness line.</summary>

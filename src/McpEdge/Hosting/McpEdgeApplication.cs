@@ -61,7 +61,18 @@ public static partial class McpEdgeApplication
             builder.Configuration.AddEnvironmentVariables();
             builder.Configuration.AddCommandLine(args);
         }
-        if (string.IsNullOrEmpty(builder.Configuration["urls"]))
+        var trafficUrls = builder.Configuration["urls"] is { Length: > 0 } configuredUrls ? configuredUrls : DefaultUrls;
+        var adminUrl = builder.Configuration[AdminListener.UrlKey] is { Length: > 0 } configuredAdmin && AdminListener.Problem(configuredAdmin) is null ? configuredAdmin : null;
+        if (adminUrl is not null)
+        {
+            // A URL that does not parse is reported with every other configuration error when the options are validated.
+            if (AdminListener.Conflicts(builder.Configuration, trafficUrls, adminUrl) is { Count: > 0 } conflicts)
+            {
+                throw new McpEdgeConfigurationException(conflicts);
+            }
+            builder.WebHost.UseUrls(AdminListener.WithAdmin(trafficUrls, adminUrl));
+        }
+        else if (string.IsNullOrEmpty(builder.Configuration["urls"]))
         {
             builder.WebHost.UseUrls(DefaultUrls);
         }
@@ -75,6 +86,7 @@ public static partial class McpEdgeApplication
 
         var services = builder.Services;
         services.AddSingleton<McpEdgeConfigState>();
+        services.AddSingleton(sp => new AdminListener(trafficUrls, adminUrl, sp.GetRequiredService<McpEdgeConfigState>(), sp.GetRequiredService<ILogger<AdminListener>>()));
         services.AddSingleton<McpProxyConfigProvider>();
         services.AddSingleton<IProxyConfigProvider>(sp => sp.GetRequiredService<McpProxyConfigProvider>());
         services.AddSingleton(sp =>
@@ -135,6 +147,7 @@ public static partial class McpEdgeApplication
 
         // Fail at start-up, not on the first request: bind, validate, derive the session keys.
         app.Services.GetRequiredService<McpEdgeConfigState>();
+        app.Services.GetRequiredService<AdminListener>(); // from now on, a reload that moves it is logged
         app.Services.GetRequiredService<SessionTokenSealer>();
         app.Services.GetRequiredService<UpstreamTlsStore>(); // a server's TLS files that do not load: a configuration error now
         if (app.Services.GetRequiredService<TlsCertificateReloader>().IsEnabled && KestrelCertificateSettings(app.Configuration) is { Count: > 0 } kestrelCertificates)
@@ -205,7 +218,11 @@ public static partial class McpEdgeApplication
             summary.Append(": ").Append(Path.GetFullPath(file, Environment.CurrentDirectory));
         }
         summary.AppendLine();
-        summary.Append("listeners: ").AppendLine(app.Configuration["urls"] ?? DefaultUrls);
+        var listeners = app.Services.GetRequiredService<AdminListener>();
+        summary.Append("listeners: ").AppendLine(listeners.TrafficUrls);
+        summary.Append("admin listener: ").AppendLine(listeners.Url is { } admin
+            ? $"{admin} (/healthz, /readyz, /metrics, /edge/clusters; the traffic listeners keep /healthz and /readyz)"
+            : "none (/healthz, /readyz, /metrics and /edge/clusters on the traffic listeners)");
         summary.Append("sessions: ").AppendLine(app.Services.GetRequiredService<SessionTokenSealer>().IsEphemeral
             ? "a random per-process key (set McpEdge:Sessions:Keys or KeyFile to share sessions between edge replicas)"
             : "sealed with the configured keys");

@@ -33,6 +33,7 @@ public class ConfigurationCheckTests
         Assert.Contains(edge.Output, l => l.StartsWith("McpEdge configuration OK: ", StringComparison.Ordinal));
         Assert.Contains($"listeners: {urls}", edge.Output);
         Assert.Contains("sessions: sealed with the configured keys", edge.Output);
+        Assert.Contains(edge.Output, l => l.StartsWith("admin listener: none", StringComparison.Ordinal));
         Assert.Contains("server files: /mcp/files → 1 replica (streamable-http, RoundRobin, probes off, bearer tokens of https://auth.example.com)", edge.Output);
         Assert.Contains("server github: /mcp/github → 2 replicas (streamable-http, LeastResponseTime, probes off, no token needed)", edge.Output);
         using var client = new TcpClient();

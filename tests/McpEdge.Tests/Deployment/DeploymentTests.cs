@@ -40,7 +40,7 @@ public class DeploymentTests(ITestOutputHelper output)
 
         var user = Assert.Single(runtime, l => l.StartsWith("USER ", StringComparison.Ordinal));
         Assert.DoesNotMatch(@"^USER\s+(root|0)(:|$)", user);
-        Assert.Contains("EXPOSE 8080", runtime);
+        Assert.Contains("EXPOSE 8080 9090", runtime); // 9090: the admin listener, off unless McpEdge__Admin__Url is set
         Assert.Contains("STOPSIGNAL SIGTERM", runtime);
         Assert.Contains(runtime, l => l.Contains("ASPNETCORE_URLS=http://+:8080", StringComparison.Ordinal));
         Assert.Contains(runtime, l => l.Contains("MCPEDGE_CONFIG=/etc/mcpedge/mcpedge.json", StringComparison.Ordinal));
@@ -59,8 +59,10 @@ public class DeploymentTests(ITestOutputHelper output)
             Assert.Contains($"\nkind: {kind}\n", result.Manifest);
         }
         Assert.DoesNotContain("kind: ServiceMonitor", result.Manifest);
-        Assert.Contains("path: /healthz", result.Manifest);
-        Assert.Contains("path: /readyz", result.Manifest);
+        // Liveness, readiness and start-up on the admin listener, a container port of its own and not the Service's.
+        Assert.Equal(3, Regex.Matches(result.Manifest, @"httpGet:\n\s+path: /(healthz|readyz)\n\s+port: admin\n").Count);
+        Assert.Contains("- name: admin\n              containerPort: 9090", result.Manifest);
+        Assert.DoesNotContain("port: 9090", result.Manifest);
         Assert.Contains("readOnlyRootFilesystem: true", result.Manifest);
         Assert.Contains("runAsNonRoot: true", result.Manifest);
         // preStop (5 s) + drain (25 s) + 5 s of margin; the drain is the edge's ShutdownGracePeriod.
@@ -73,6 +75,7 @@ public class DeploymentTests(ITestOutputHelper output)
         Assert.Equal("/etc/mcpedge/session-keys/keys", edge.GetProperty("Sessions").GetProperty("KeyFile").GetString());
         Assert.Contains("edge-mcpedge.mcp.svc.cluster.local", edge.GetProperty("Security").GetProperty("AllowedHosts").EnumerateArray().Select(h => h.GetString()));
         Assert.Equal("json", config.RootElement.GetProperty("Logging").GetProperty("Format").GetString());
+        Assert.Equal("http://+:9090", edge.GetProperty("Admin").GetProperty("Url").GetString());
     }
 
     [Fact]
@@ -98,6 +101,10 @@ public class DeploymentTests(ITestOutputHelper output)
             """);
         Assert.True(result.FailedStage is null, $"{result.FailedStage}: {result.Output}");
         Assert.Contains("kind: ServiceMonitor", result.Manifest);
+        // Prometheus scrapes the admin port, through a Service that carries only that port and that only the monitor selects.
+        Assert.Matches(@"name: edge-mcpedge-admin\n(.*\n)+?\s+app.kubernetes.io/component: admin\n", result.Manifest);
+        Assert.Matches(@"- name: admin\n\s+port: 9090\n\s+targetPort: admin", result.Manifest);
+        Assert.Matches(@"endpoints:\n\s+- port: admin\n\s+path: /metrics\n\s+interval: 30s", result.Manifest);
         Assert.Contains("kind: PrometheusRule", result.Manifest);
         Assert.DoesNotContain("kind: Secret", result.Manifest);
         Assert.DoesNotContain("kind: HorizontalPodAutoscaler", result.Manifest);
@@ -110,31 +117,34 @@ public class DeploymentTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Chart_WithATlsSecret_ListensOnHttpsAndProbesIt_MountsTheSecret_AndTheEdgeLoadsThePair()
+    public async Task Chart_WithATlsSecret_ListensOnHttps_ProbesAndScrapesTheAdminPort_MountsTheSecret_AndTheEdgeLoadsThePair()
     {
         var result = await ChartCheck.RunAsync("""
             tls: { secretName: edge-tls }
             service: { port: 443 }
+            admin: { port: 9901 }
             metrics:
-              serviceMonitor: { enabled: true, tlsConfig: { insecureSkipVerify: true } }
+              serviceMonitor: { enabled: true }
             """);
         Assert.True(result.FailedStage is null, $"{result.FailedStage}: {result.Output}");
         Assert.Contains("- name: ASPNETCORE_URLS\n              value: \"https://+:8443\"", result.Manifest);
         Assert.Contains("- name: https\n              containerPort: 8443", result.Manifest);
         Assert.DoesNotContain("containerPort: 8080", result.Manifest);
-        // liveness, readiness and start-up probes all over https
-        Assert.Equal(3, Regex.Matches(result.Manifest, @"port: https\n\s+scheme: HTTPS").Count);
+        // liveness, readiness and start-up probes in plain HTTP on the admin port
+        Assert.Equal(3, Regex.Matches(result.Manifest, @"httpGet:\n\s+path: /(healthz|readyz)\n\s+port: admin\n").Count);
+        Assert.DoesNotContain("scheme: HTTPS", result.Manifest);
+        Assert.Contains("- name: admin\n              containerPort: 9901", result.Manifest);
         Assert.Contains("secretName: edge-tls", result.Manifest);
         Assert.Contains("mountPath: /etc/mcpedge/tls", result.Manifest);
         Assert.Contains("targetPort: https", result.Manifest);
-        Assert.Matches(@"- port: https\n\s+path: /metrics\n\s+scheme: https\n\s+tlsConfig:\n\s+insecureSkipVerify: true", result.Manifest);
+        Assert.Matches(@"- port: admin\n\s+path: /metrics\n\s+interval", result.Manifest);
         var tls = await RenderedTlsAsync(result);
         Assert.Equal("/etc/mcpedge/tls/tls.crt", tls.GetProperty("CertificateFile").GetString());
         Assert.Equal("/etc/mcpedge/tls/tls.key", tls.GetProperty("KeyFile").GetString());
     }
 
     [Fact]
-    public async Task Chart_RequiringClientCertificates_MountsTheCa_ConfiguresTheEdge_AndProbesTheSocket()
+    public async Task Chart_RequiringClientCertificates_MountsTheCa_ConfiguresTheEdge_AndProbesTheAdminPort()
     {
         var result = await ChartCheck.RunAsync("""
             tls: { secretName: edge-tls, clientCertificates: { mode: Require, caSecretName: agents-ca } }
@@ -143,9 +153,9 @@ public class DeploymentTests(ITestOutputHelper output)
         Assert.True(result.FailedStage is null, $"{result.FailedStage}: {result.Output}");
         Assert.Matches(@"- name: client-ca\n\s+mountPath: /etc/mcpedge/client-ca\n\s+readOnly: true", result.Manifest);
         Assert.Matches(@"- name: client-ca\n\s+secret:\n\s+secretName: agents-ca", result.Manifest);
-        // Kubelet presents no client certificate: liveness, readiness and start-up probe the socket.
-        Assert.Equal(3, Regex.Matches(result.Manifest, @"tcpSocket:\n\s+port: https").Count);
-        Assert.DoesNotContain("httpGet", result.Manifest);
+        // Kubelet presents no client certificate: liveness, readiness and start-up ask the admin listener, which wants none.
+        Assert.Equal(3, Regex.Matches(result.Manifest, @"httpGet:\n\s+path: /(healthz|readyz)\n\s+port: admin\n").Count);
+        Assert.DoesNotContain("tcpSocket", result.Manifest);
         var tls = await RenderedTlsAsync(result);
         Assert.Equal("Require", tls.GetProperty("ClientCertificateMode").GetString());
         Assert.Equal("/etc/mcpedge/client-ca/ca.crt", tls.GetProperty("ClientCaFile").GetString());
@@ -180,6 +190,8 @@ public class DeploymentTests(ITestOutputHelper output)
     [InlineData("threadPoolSpin: sometimes", "schema", "values.threadPoolSpin: must be boolean")]
     [InlineData("tls: { secretName: Edge_TLS }", "schema", "values.tls.secretName: must match pattern")]
     [InlineData("upstreamTls: { secret: x }", "schema", "must NOT have additional properties")]
+    [InlineData("admin: { port: 8080 }", "schema", "values.admin.port: must NOT be valid")]
+    [InlineData("metrics: { serviceMonitor: { tlsConfig: { insecureSkipVerify: true } } }", "schema", "must NOT have additional properties")]
     [InlineData("tls: { secretName: edge-tls, clientCertificates: { mode: Always } }", "schema", "must be equal to one of the allowed values")]
     [InlineData("tls: { secretName: edge-tls, clientCertificates: { mode: Require } }", "render", "tls.clientCertificates.caSecretName")]
     [InlineData("tls: { clientCertificates: { mode: Allow, caSecretName: agents-ca } }", "render", "need TLS on the listener")]

@@ -58,7 +58,8 @@ public sealed class TestEdge : IAsyncDisposable
                 configure?.Invoke(builder);
             });
             await app.StartAsync();
-            var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+            var adminPort = app.Services.GetRequiredService<AdminListener>().Port;
+            var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single(a => new Uri(a).Port != adminPort);
             return new TestEdge(app, configFile, listener, new Uri(url + "/"));
         }
         catch
