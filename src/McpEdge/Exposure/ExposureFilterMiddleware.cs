@@ -24,7 +24,11 @@ namespace McpEdge.Exposure;
 /// (<c>server/prompts.mdx</c>, "Error Handling"); <c>resources/read</c>, <c>resources/subscribe</c>
 /// and <c>resources/unsubscribe</c>, <c>Resource not found</c> with <c>data.uri</c>: -32002 (MCP
 /// 2025-11-25 <c>server/resources.mdx</c>), or -32602 when the request's <c>MCP-Protocol-Version</c>
-/// is 2026-07-28 or later (MCP 2026-07-28 <c>server/resources.mdx</c>, "Error Handling").</item>
+/// is 2026-07-28 or later (MCP 2026-07-28 <c>server/resources.mdx</c>, "Error Handling");
+/// <c>completion/complete</c> of a hidden prompt or resource template, -32602
+/// (<see cref="ExposedRequests.CompletionRef"/>).</item>
+/// <item>A 2026-07-28 <c>subscriptions/listen</c> goes upstream without the hidden URIs of its
+/// <c>resourceSubscriptions</c> (<see cref="ExposedRequests.WithoutHiddenSubscriptions"/>; event 137).</item>
 /// <item>Lists: the answer is held in memory (at most <see cref="MessageOptions.MaxBytes"/>; a larger
 /// one is a 502), rewritten without the hidden entries (JSON, or the response event of an SSE answer),
 /// and sent with its own length. An answer that hides nothing goes as it came.</item>
@@ -78,6 +82,13 @@ internal sealed partial class ExposureFilterMiddleware(RequestDelegate next, Mcp
                 return ExposureFilter.For(options, ExposedKind.Resource) is { } resources
                     && (message.Method == McpMethods.ResourcesRead ? message.Name : message.Envelope.GetUri(message.Body.Span)) is { } uri && !resources.Exposes(uri)
                     ? UnknownAsync(context, message, server, ExposedKind.Resource, uri) : next(context);
+            case McpMethods.CompletionComplete:
+                return (options.Prompts.IsEnabled || options.Resources.IsEnabled)
+                    && ExposedRequests.CompletionRef(message.Body, config.Current.Messages.MaxDepth) is { } reference
+                    && ExposureFilter.For(options, reference.Kind) is { } completed && !completed.Exposes(reference.Key)
+                    ? UnknownCompletionAsync(context, message, server, reference.Kind, reference.Key) : next(context);
+            case McpMethods.SubscriptionsListen:
+                return ExposureFilter.For(options, ExposedKind.Resource) is { } subscribed ? ListenAsync(context, message, server, subscribed) : next(context);
         }
         return ExposedList.Of(message.Method) is { } list && Exposes(context, server, options, list.Kind) is { } exposes
             ? FilterListAsync(context, message, server, list, exposes) : next(context);
@@ -116,6 +127,42 @@ internal sealed partial class ExposureFilterMiddleware(RequestDelegate next, Mcp
             writer.WriteString("uri"u8, name);
             writer.WriteEndObject();
         });
+    }
+
+    /// <summary>
+    /// A <c>completion/complete</c> for a hidden prompt or resource template: -32602, as a server
+    /// answers for a reference it does not have (MCP 2025-11-25 <c>server/utilities/completion.mdx</c>,
+    /// "Error Handling": "Invalid prompt name"), in the words the edge uses for a hidden prompt elsewhere.
+    /// </summary>
+    private Task UnknownCompletionAsync(HttpContext context, JsonRpcMessageFeature message, string server, ExposedKind kind, string name)
+    {
+        LogHidden(logger, message.Method!, name, server, Setting(kind));
+        return JsonRpcErrorResponse.WriteAsync(context, StatusCodes.Status200OK, McpErrorCodes.InvalidParams,
+            kind == ExposedKind.Prompt ? $"Unknown prompt: '{name}'" : $"Unknown resource template: '{name}'", message.RawId, null, null);
+    }
+
+    /// <summary>
+    /// A <c>subscriptions/listen</c> whose <c>resourceSubscriptions</c> name hidden URIs goes upstream
+    /// without them (<see cref="ExposedRequests.WithoutHiddenSubscriptions"/>): the request, its
+    /// <see cref="JsonRpcMessageFeature"/> and its <c>Content-Length</c> are replaced, so every later
+    /// step, the upstream send and a failover retry see only the new body.
+    /// </summary>
+    private Task ListenAsync(HttpContext context, JsonRpcMessageFeature message, string server, ExposureFilter resources)
+    {
+        var maxDepth = config.Current.Messages.MaxDepth;
+        if (ExposedRequests.WithoutHiddenSubscriptions(message.Body, maxDepth, resources.Exposes, out var hidden) is not { } body)
+        {
+            return next(context);
+        }
+        if (JsonRpcEnvelope.Parse(body, maxDepth, out var envelope, out var reason) != JsonRpcParseStatus.Ok)
+        {
+            throw new InvalidOperationException($"The rewritten subscriptions/listen request does not parse: {reason}");
+        }
+        context.Features.Set(new JsonRpcMessageFeature(body, body.Length, envelope));
+        context.Request.Body = new MemoryStream(body, writable: false);
+        context.Request.ContentLength = body.Length;
+        LogSubscriptionsHidden(logger, server, hidden.Count, string.Join(", ", hidden));
+        return next(context);
     }
 
     private async Task FilterListAsync(HttpContext context, JsonRpcMessageFeature message, string server, ExposedList list, Func<string, bool> exposes)
@@ -212,7 +259,9 @@ internal sealed partial class ExposureFilterMiddleware(RequestDelegate next, Mcp
 
     /// <summary>True when a batch holds a request of a kind <paramref name="options"/> filters.</summary>
     private static bool TouchesFiltered(ReadOnlySpan<byte> batch, McpServerOptions options, int maxDepth) =>
-        JsonRpcEnvelope.BatchMessages(batch, maxDepth).Exists(m => KindOf(m.Envelope.Method) is { } kind && ExposureFilter.For(options, kind) is not null);
+        JsonRpcEnvelope.BatchMessages(batch, maxDepth).Exists(m => m.Envelope.Method == McpMethods.CompletionComplete
+            ? options.Prompts.IsEnabled || options.Resources.IsEnabled
+            : KindOf(m.Envelope.Method) is { } kind && ExposureFilter.For(options, kind) is not null);
 
     /// <summary>The kind a method lists or names, or null for methods the filters do not look at.</summary>
     private static ExposedKind? KindOf(string? method) => method switch
@@ -220,7 +269,7 @@ internal sealed partial class ExposureFilterMiddleware(RequestDelegate next, Mcp
         McpMethods.ToolsCall or McpMethods.ToolsList => ExposedKind.Tool,
         McpMethods.PromptsGet or McpMethods.PromptsList => ExposedKind.Prompt,
         McpMethods.ResourcesRead or McpMethods.ResourcesSubscribe or McpMethods.ResourcesUnsubscribe
-            or McpMethods.ResourcesList or McpMethods.ResourceTemplatesList => ExposedKind.Resource,
+            or McpMethods.ResourcesList or McpMethods.ResourceTemplatesList or McpMethods.SubscriptionsListen => ExposedKind.Resource,
         _ => null,
     };
 
@@ -251,6 +300,9 @@ internal sealed partial class ExposureFilterMiddleware(RequestDelegate next, Mcp
 
     [LoggerMessage(EventId = 136, Level = LogLevel.Warning, Message = "Resumed stream for server {Server} cut: a replayed event is longer than Messages:MaxBytes ({MaxBytes} bytes), and the edge cannot judge whether it lists hidden entries.")]
     private static partial void LogReplayTooLarge(ILogger logger, string server, int maxBytes);
+
+    [LoggerMessage(EventId = 137, Level = LogLevel.Information, Message = "subscriptions/listen for server {Server}: {Count} hidden resource URIs left out of resourceSubscriptions ({Uris}); the edge does not expose them (Resources).")]
+    private static partial void LogSubscriptionsHidden(ILogger logger, string server, int count, string uris);
 
     [LoggerMessage(EventId = 133, Level = LogLevel.Information, Message = "Batch for server {Server} refused: it holds a request of a kind the edge filters (Tools, Prompts or Resources), which a passed-through batch cannot filter.")]
     private static partial void LogBatchRefused(ILogger logger, string server);

@@ -36,6 +36,8 @@ public static class McpMethods
     public const string ResourcesUnsubscribe = "resources/unsubscribe";
     /// <summary><c>subscriptions/listen</c> (2026-07-28).</summary>
     public const string SubscriptionsListen = "subscriptions/listen";
+    /// <summary><c>completion/complete</c> (2025-03-26 on).</summary>
+    public const string CompletionComplete = "completion/complete";
     /// <summary><c>notifications/cancelled</c>.</summary>
     public const string Cancelled = "notifications/cancelled";
     /// <summary><c>notifications/tools/list_changed</c>.</summary>
@@ -49,7 +51,7 @@ public static class McpMethods
     [
         Initialize, Ping, ServerDiscover, ToolsList, ToolsCall, PromptsList, PromptsGet, ResourcesList,
         ResourceTemplatesList, ResourcesRead, SubscriptionsListen, Cancelled, ToolsListChanged, PromptsListChanged,
-        ResourcesListChanged, "completion/complete", "elicitation/create", "logging/setLevel",
+        ResourcesListChanged, CompletionComplete, "elicitation/create", "logging/setLevel",
         "notifications/elicitation/complete", "notifications/initialized", "notifications/message", "notifications/progress",
         "notifications/resources/updated", "notifications/roots/list_changed", "notifications/subscriptions/acknowledged",
         "notifications/tasks/status", ResourcesSubscribe, ResourcesUnsubscribe, "roots/list", "sampling/createMessage",

@@ -80,13 +80,15 @@ public class ListCacheEndToEndTests(EverythingFixture fixture)
     /// <summary>
     /// Prompt and resource filtering (Servers:{name}:Prompts, Resources) against server-everything
     /// with the official client: lists lack exactly the hidden prompts and resource templates, and
-    /// getting or reading a hidden one raises the not-found error of the client's revision.
+    /// getting or reading a hidden one raises the not-found error of the client's revision, and so
+    /// does completing a hidden prompt's argument (while the replica completes it for a client that
+    /// goes to it directly).
     /// </summary>
     [Fact]
     public async Task PromptAndResourceFilters_HideThemOnARealServer()
     {
         var server = (Dictionary<string, object>)Mcp.Server(upstreams: $"http://127.0.0.1:{fixture.Replicas[0].Port}/mcp");
-        server["Prompts"] = new { Deny = new[] { "args-*" } };
+        server["Prompts"] = new { Deny = new[] { "args-*", "completable-*" } };
         server["Resources"] = new { Deny = new[] { "demo://resource/dynamic/blob/*" } };
         await using var edge = await TestEdge.StartAsync(new { Servers = new { everything = server } });
         await using var client = await McpClient.CreateAsync(
@@ -103,16 +105,23 @@ public class ListCacheEndToEndTests(EverythingFixture fixture)
             await client.GetPromptAsync("args-prompt", new Dictionary<string, object?> { ["city"] = "Paris" }));
         var hiddenResource = await Assert.ThrowsAsync<ModelContextProtocol.McpProtocolException>(async () =>
             await client.ReadResourceAsync("demo://resource/dynamic/blob/1"));
+        var completable = new PromptReference { Name = "completable-prompt" };
+        var hiddenCompletion = await Assert.ThrowsAsync<ModelContextProtocol.McpProtocolException>(async () =>
+            await client.CompleteAsync(completable, "department", "Eng"));
+        var directCompletion = await unfiltered.CompleteAsync(completable, "department", "Eng");
 
         var allPrompts = (await unfiltered.ListPromptsAsync()).Select(p => p.Name).ToList();
         var allTemplates = (await unfiltered.ListResourceTemplatesAsync()).Select(t => t.UriTemplate).ToList();
         Assert.Contains("args-prompt", allPrompts);
         Assert.Contains("demo://resource/dynamic/blob/{resourceId}", allTemplates);
-        Assert.Equal(allPrompts.Where(n => n != "args-prompt").Order(StringComparer.Ordinal), prompts);
+        Assert.Contains("completable-prompt", allPrompts);
+        Assert.Equal(allPrompts.Where(n => n is not ("args-prompt" or "completable-prompt")).Order(StringComparer.Ordinal), prompts);
         Assert.Equal(allTemplates.Where(t => !t.StartsWith("demo://resource/dynamic/blob/", StringComparison.Ordinal)).Order(StringComparer.Ordinal), templates);
         Assert.NotEmpty(text.Contents);
         Assert.Equal(ModelContextProtocol.McpErrorCode.InvalidParams, hiddenPrompt.ErrorCode);
         Assert.Equal(ModelContextProtocol.McpErrorCode.ResourceNotFound, hiddenResource.ErrorCode);
+        Assert.Equal(ModelContextProtocol.McpErrorCode.InvalidParams, hiddenCompletion.ErrorCode);
+        Assert.Equal(["Engineering"], directCompletion.Completion.Values);
     }
 
     [Fact]

@@ -34,6 +34,15 @@ public class PromptResourceFilterTests
                 nextCursor = "more",
             },
             "resources/templates/list" => new { resourceTemplates = new[] { new { uriTemplate = "file:///public/{path}", name = "public" }, new { uriTemplate = "file:///{path}", name = "any" } } },
+            "completion/complete" => new
+            {
+                completion = new { values = new[] { "x" } },
+                completed = root.GetProperty("params").GetProperty("ref") is var r && r.TryGetProperty("name", out var n) ? n.GetString() : r.GetProperty("uri").GetString(),
+            },
+            "subscriptions/listen" => new
+            {
+                listened = root.GetProperty("params").GetProperty("notifications").GetProperty("resourceSubscriptions").EnumerateArray().Select(u => u.GetString()).ToArray(),
+            },
             _ => new { named = root.GetProperty("params").TryGetProperty("uri", out var uri) ? uri.GetString() : root.GetProperty("params").GetProperty("name").GetString() },
         };
         return context.Response.WriteAsJsonAsync(new { jsonrpc = "2.0", id, result });
@@ -191,6 +200,70 @@ public class PromptResourceFilterTests
             Assert.Equal(JsonValueKind.Array, passed.ValueKind);
             Assert.Single(upstream2.Requests);
         }
+    }
+
+    /// <summary>
+    /// completion/complete for a hidden prompt or resource template is -32602, as for a reference the
+    /// server does not have (server/utilities/completion.mdx, "Error Handling"); others reach the replica.
+    /// </summary>
+    [Theory]
+    [InlineData("ref/prompt", "name", "admin_reset", "Unknown prompt: 'admin_reset'")]
+    [InlineData("ref/resource", "uri", "file:///{path}", "Unknown resource template: 'file:///{path}'")]
+    [InlineData("ref/resource", "uri", "file:///secret/key.pem", "Unknown resource template: 'file:///secret/key.pem'")]
+    [InlineData("ref/prompt", "name", "summarize", null)]
+    [InlineData("ref/resource", "uri", "file:///public/{path}", null)]
+    [InlineData("ref/tool", "name", "admin_reset", null)] // not a reference kind the filters know: the replica judges it
+    public async Task CompletionComplete_OfAHiddenPromptOrTemplate_IsInvalidParams_AndNeverReachesTheReplica(string type, string key, string value, string? error)
+    {
+        var (upstream, edge) = await StartAsync();
+        await using var _ = upstream;
+        await using var __ = edge;
+
+        var request = JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["jsonrpc"] = "2.0", ["id"] = 10, ["method"] = "completion/complete",
+            ["params"] = new Dictionary<string, object> { ["ref"] = new Dictionary<string, string> { ["type"] = type, [key] = value }, ["argument"] = new { name = "a", value = "" } },
+        });
+        var answer = await PostAsync(edge, request);
+
+        Assert.Equal(10, answer.GetProperty("id").GetInt32());
+        if (error is null)
+        {
+            Assert.Equal(value, answer.GetProperty("result").GetProperty("completed").GetString());
+            Assert.Single(upstream.Requests);
+        }
+        else
+        {
+            Assert.Equal(-32602, answer.GetProperty("error").GetProperty("code").GetInt32());
+            Assert.Equal(error, answer.GetProperty("error").GetProperty("message").GetString());
+            Assert.Empty(upstream.Requests);
+        }
+    }
+
+    /// <summary>
+    /// A 2026-07-28 subscriptions/listen reaches the replica without the hidden URIs of
+    /// resourceSubscriptions (so it never acknowledges them nor sends their updates), the rest of the
+    /// request unchanged; one that names no hidden URI goes byte for byte.
+    /// </summary>
+    [Fact]
+    public async Task SubscriptionsListen_LosesItsHiddenResourceSubscriptions_AndKeepsTheRest()
+    {
+        var (upstream, edge) = await StartAsync();
+        await using var _ = upstream;
+        await using var __ = edge;
+        const string listen = """{"jsonrpc":"2.0","id":11,"method":"subscriptions/listen","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"},"notifications":{"toolsListChanged":true,"resourceSubscriptions":["file:///public/readme.md","file:///secret/key.pem","https://docs.example.com/a","file:///public/../secret/key.pem"]}}}""";
+        const string exposedOnly = """{"jsonrpc":"2.0","id":12,"method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":[ "file:///public/readme.md" ]}}}""";
+
+        var answer = await PostAsync(edge, listen, "2026-07-28");
+        var forwarded = JsonDocument.Parse(upstream.Requests.Single().Body).RootElement;
+        await PostAsync(edge, exposedOnly, "2026-07-28");
+
+        Assert.Equal(11, answer.GetProperty("id").GetInt32());
+        Assert.Equal(["file:///public/readme.md", "https://docs.example.com/a"], answer.GetProperty("result").GetProperty("listened").EnumerateArray().Select(u => u.GetString()));
+        Assert.True(forwarded.GetProperty("params").GetProperty("notifications").GetProperty("toolsListChanged").GetBoolean());
+        Assert.Equal("2026-07-28", forwarded.GetProperty("params").GetProperty("_meta").GetProperty("io.modelcontextprotocol/protocolVersion").GetString());
+        Assert.Equal(11, forwarded.GetProperty("id").GetInt32());
+        Assert.Equal(exposedOnly, upstream.Requests.Last().Body);
     }
 
     [Fact]
