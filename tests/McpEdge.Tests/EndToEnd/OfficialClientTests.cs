@@ -48,15 +48,18 @@ public class OfficialClientTests(EverythingFixture fixture)
         Task<CallToolResult>? call = null;
         var reporter = new InlineProgress(p => progress.Enqueue((p.Progress, call?.IsCompleted ?? false)));
 
-        call = client.CallToolAsync("trigger-long-running-operation", new Dictionary<string, object?> { ["duration"] = 2, ["steps"] = 5 }, reporter).AsTask();
+        // One step a second: in a loaded full run (2026-11-22, fresh-clone CI) a 2 s operation of five
+        // steps once left the client with none of its notifications, most likely handled only after the
+        // result had resolved the call (below); it passed in six runs of this class alone.
+        call = client.CallToolAsync("trigger-long-running-operation", new Dictionary<string, object?> { ["duration"] = 5, ["steps"] = 5 }, reporter).AsTask();
         var result = await call.WaitAsync(Patience);
 
         // The SDK runs notification handlers concurrently (so their order is not kept) and drops one
-        // whose handler runs after the response resolved the call, so the last may be missing here;
+        // whose handler runs after the response resolved the call, so late ones may be missing here;
         // SseWireTests shows every event crosses the edge, in order, before the result.
         Assert.Contains("Long running operation completed", Text(result));
         var received = progress.ToArray();
-        Assert.InRange(received.Length, 3, 5);
+        Assert.InRange(received.Length, 2, 5);
         Assert.Equal(received.Length, received.Select(p => p.Progress).Distinct().Count());
         Assert.All(received, p => Assert.InRange(p.Progress, 1f, 5f));
         Assert.All(received, p => Assert.False(p.CallFinished));
