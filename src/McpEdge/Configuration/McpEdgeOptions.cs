@@ -468,15 +468,45 @@ public sealed record OperationScopeOptions
 /// <summary>
 /// How the edge asks the authorization server about an opaque access token (RFC 7662 §2): a POST
 /// of <c>token</c> to its introspection endpoint, authenticated as a confidential client with HTTP
-/// Basic (<c>client_secret_basic</c>, RFC 6749 §2.3.1).
+/// Basic (<c>client_secret_basic</c>, RFC 6749 §2.3.1) or with a signed JWT (<c>private_key_jwt</c>,
+/// RFC 7523 §2.2).
 /// </summary>
 public sealed record TokenIntrospectionOptions
 {
+    /// <summary>The client authentication method names this record knows (RFC 8414 §2, <c>token_endpoint_auth_methods_supported</c> values).</summary>
+    public static readonly IReadOnlyList<string> ClientAuthenticationMethods = ["client_secret_basic", "private_key_jwt"];
+
     /// <summary>The edge's client id at the authorization server. Empty: introspection off (opaque tokens get 401).</summary>
     public string? ClientId { get; init; }
 
-    /// <summary>Its client secret. Required with <see cref="ClientId"/>; best given in the environment (<c>McpEdge__Servers__{name}__Authentication__Introspection__ClientSecret</c>).</summary>
+    /// <summary>
+    /// How the edge authenticates: <c>client_secret_basic</c> (the default: <see cref="ClientSecret"/>
+    /// in HTTP Basic) or <c>private_key_jwt</c> (a JWT signed with <see cref="PrivateKeyFile"/>, a
+    /// minute long, sent as <c>client_assertion</c>; RFC 7523 §2.2 and §3, OpenID Connect Core 1.0 §9).
+    /// </summary>
+    public string ClientAuthentication { get; init; } = "client_secret_basic";
+
+    /// <summary>Its client secret. Required with <c>client_secret_basic</c>; best given in the environment (<c>McpEdge__Servers__{name}__Authentication__Introspection__ClientSecret</c>).</summary>
     public string? ClientSecret { get; init; }
+
+    /// <summary>
+    /// With <c>private_key_jwt</c>: the PEM file of the private key the authorization server knows the
+    /// public half of (an unencrypted RSA key of 2048 bits or more, signing RS256, or an EC key on
+    /// P-256/P-384/P-521, signing ES256/ES384/ES512). Read before each introspection call, so a renewed
+    /// key needs no restart.
+    /// </summary>
+    public string? PrivateKeyFile { get; init; }
+
+    /// <summary>With <c>private_key_jwt</c>: the assertion's <c>kid</c> header (the key's id in the JWK Set registered for the client). Default: none.</summary>
+    public string? KeyId { get; init; }
+
+    /// <summary>
+    /// With <c>private_key_jwt</c>: the assertion's <c>aud</c>. Default: the authorization server's
+    /// issuer identifier (<see cref="ServerAuthenticationOptions.Issuer"/>), which RFC 7523 §3 and
+    /// current guidance name; some servers want the endpoint's URL instead (Okta: the introspection
+    /// endpoint).
+    /// </summary>
+    public string? AssertionAudience { get; init; }
 
     /// <summary>The introspection endpoint. Default: <c>introspection_endpoint</c> of the authorization server's metadata (RFC 8414 §2). Required with <c>JwksUri</c>.</summary>
     public string? Endpoint { get; init; }

@@ -475,10 +475,7 @@ public static partial class McpEdgeOptionsValidator
         var introspection = auth.Introspection;
         if (introspection.IsEnabled)
         {
-            if (string.IsNullOrEmpty(introspection.ClientSecret))
-            {
-                errors.Add($"{at}:Introspection:ClientSecret: required with ClientId (the edge authenticates to the introspection endpoint with HTTP Basic, RFC 7662 §2.1).");
-            }
+            ValidateIntrospectionClient(errors, $"{at}:Introspection", introspection);
             if (!string.IsNullOrEmpty(introspection.Endpoint) && !IsUrl(introspection.Endpoint, auth.RequireHttpsMetadata))
             {
                 errors.Add($"{at}:Introspection:Endpoint: '{introspection.Endpoint}' is not an absolute URL{httpsNote}.");
@@ -492,7 +489,7 @@ public static partial class McpEdgeOptionsValidator
                 errors.Add($"{at}:Introspection:MaxConcurrent: {introspection.MaxConcurrent} must be at least 1.");
             }
         }
-        else if (!string.IsNullOrEmpty(introspection.ClientSecret) || !string.IsNullOrEmpty(introspection.Endpoint))
+        else if (!string.IsNullOrEmpty(introspection.ClientSecret) || !string.IsNullOrEmpty(introspection.Endpoint) || !string.IsNullOrEmpty(introspection.PrivateKeyFile))
         {
             errors.Add($"{at}:Introspection:ClientId: introspection is on only with a ClientId; set it, or remove the other Introspection settings.");
         }
@@ -531,6 +528,58 @@ public static partial class McpEdgeOptionsValidator
             {
                 errors.Add($"{(single ? at : $"{at}:{i}")}: '{scopes[i]}' is not a scope (printable ASCII without space, '\"' or '\\', RFC 6749 §3.3).");
             }
+        }
+    }
+
+    /// <summary>The client authentication of <see cref="TokenIntrospectionOptions"/>: a known method and exactly the settings it uses.</summary>
+    private static void ValidateIntrospectionClient(List<string> errors, string at, TokenIntrospectionOptions introspection)
+    {
+        if (introspection.ClientAuthentication == "client_secret_basic")
+        {
+            if (string.IsNullOrEmpty(introspection.ClientSecret))
+            {
+                errors.Add($"{at}:ClientSecret: required with ClientId (the edge authenticates to the introspection endpoint with HTTP Basic, RFC 7662 §2.1); or set ClientAuthentication to private_key_jwt with a PrivateKeyFile.");
+            }
+            foreach (var (name, value) in new[] { ("PrivateKeyFile", introspection.PrivateKeyFile), ("KeyId", introspection.KeyId), ("AssertionAudience", introspection.AssertionAudience) })
+            {
+                if (!string.IsNullOrEmpty(value))
+                {
+                    errors.Add($"{at}:{name}: used only with ClientAuthentication private_key_jwt (it is client_secret_basic).");
+                }
+            }
+            return;
+        }
+        if (introspection.ClientAuthentication != "private_key_jwt")
+        {
+            errors.Add($"{at}:ClientAuthentication: '{introspection.ClientAuthentication}' is not a method the edge speaks; use {string.Join(" or ", TokenIntrospectionOptions.ClientAuthenticationMethods)}.");
+            return;
+        }
+        if (!string.IsNullOrEmpty(introspection.ClientSecret))
+        {
+            errors.Add($"{at}:ClientSecret: not used with private_key_jwt; remove it (the edge signs an assertion with PrivateKeyFile instead).");
+        }
+        if (!string.IsNullOrEmpty(introspection.AssertionAudience) && !Uri.TryCreate(introspection.AssertionAudience, UriKind.Absolute, out _))
+        {
+            errors.Add($"{at}:AssertionAudience: '{introspection.AssertionAudience}' is not an absolute URL (the authorization server's issuer or endpoint).");
+        }
+        if (string.IsNullOrEmpty(introspection.PrivateKeyFile))
+        {
+            errors.Add($"{at}:PrivateKeyFile: required with private_key_jwt: the PEM file of the key whose public half the authorization server has for this client.");
+            return;
+        }
+        string pem;
+        try
+        {
+            pem = File.ReadAllText(introspection.PrivateKeyFile);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            errors.Add($"{at}:PrivateKeyFile: '{introspection.PrivateKeyFile}' could not be read: {e.Message}");
+            return;
+        }
+        if (Security.ClientAssertionSigner.Credentials(pem, null, out var keyError) is null)
+        {
+            errors.Add($"{at}:PrivateKeyFile: '{introspection.PrivateKeyFile}': {keyError}");
         }
     }
 

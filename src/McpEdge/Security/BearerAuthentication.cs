@@ -85,6 +85,7 @@ internal sealed class ServerBearerAuthenticator
     private readonly OperationScopeRule[] _operationScopes;
     private readonly ValidatedTokenCache _validated;
     private readonly HttpClient? _http;
+    private readonly ClientAssertionSigner? _assertions;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, Task<BearerResult>> _introspecting = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (BearerResult Result, DateTimeOffset Until)> _refused = new(StringComparer.Ordinal);
@@ -98,10 +99,16 @@ internal sealed class ServerBearerAuthenticator
     /// <param name="keys">The issuer's metadata and keys (shared by servers of one issuer).</param>
     /// <param name="time">The clock of the validated-token cache and of remembered introspection refusals.</param>
     /// <param name="http">The client for token introspection (<see cref="ServerAuthenticationOptions.Introspection"/>); null when it is off.</param>
-    public ServerBearerAuthenticator(string server, string publicPath, ServerAuthenticationOptions options, BaseConfigurationManager keys, TimeProvider time, HttpClient? http = null)
+    /// <param name="logger">For the introspection client key (<c>private_key_jwt</c>): renewed, or not loaded.</param>
+    public ServerBearerAuthenticator(string server, string publicPath, ServerAuthenticationOptions options, BaseConfigurationManager keys, TimeProvider time, HttpClient? http = null, ILogger? logger = null)
     {
         _validated = new ValidatedTokenCache(time);
         _http = options.Introspection.IsEnabled ? http : null;
+        if (options.Introspection is { IsEnabled: true, ClientAuthentication: "private_key_jwt", PrivateKeyFile: { } keyFile } introspection)
+        {
+            _assertions = new ClientAssertionSigner(keyFile, introspection.ClientId!, introspection.AssertionAudience ?? options.Issuer!, introspection.KeyId, time,
+                logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        }
         _time = time;
         Server = server;
         Options = options;
@@ -329,13 +336,25 @@ internal sealed class ServerBearerAuthenticator
                     return Unavailable("the authorization server's metadata names no introspection_endpoint; set Introspection:Endpoint");
                 }
             }
-            using var request = new HttpRequestMessage(HttpMethod.Post, endpoint)
+            List<KeyValuePair<string, string>> form = [new("token", token), new("token_type_hint", "access_token")];
+            if (_assertions is not null)
             {
-                Content = new FormUrlEncodedContent([new("token", token), new("token_type_hint", "access_token")]),
-            };
-            // RFC 6749 §2.3.1: client id and secret form-urlencoded, then Basic.
-            var credentials = Uri.EscapeDataString(settings.ClientId!) + ":" + Uri.EscapeDataString(settings.ClientSecret ?? "");
-            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(credentials)));
+                // RFC 7523 §2.2: the client authenticates with a JWT in the form; no Authorization header.
+                if (_assertions.Create(out var keyProblem) is not { } assertion)
+                {
+                    return Unavailable(keyProblem!);
+                }
+                form.Add(new("client_id", settings.ClientId!));
+                form.Add(new("client_assertion_type", ClientAssertionSigner.AssertionType));
+                form.Add(new("client_assertion", assertion));
+            }
+            using var request = new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = new FormUrlEncodedContent(form) };
+            if (_assertions is null)
+            {
+                // RFC 6749 §2.3.1: client id and secret form-urlencoded, then Basic.
+                var credentials = Uri.EscapeDataString(settings.ClientId!) + ":" + Uri.EscapeDataString(settings.ClientSecret ?? "");
+                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(credentials)));
+            }
             request.Headers.Accept.Add(new System.Net.Http.Headers.MediaTypeWithQualityHeaderValue("application/json"));
             using var response = await _http!.SendAsync(request, CancellationToken.None);
             if (!response.IsSuccessStatusCode)
@@ -754,6 +773,7 @@ public sealed class BearerAuthentication : IDisposable
 
     private readonly McpEdgeConfigState _config;
     private readonly TimeProvider _time;
+    private readonly ILogger? _logger;
     private readonly HttpClient _http;
     private readonly Lock _lock = new();
     private Dictionary<string, ConfigurationManager<OpenIdConnectConfiguration>> _keySources = new(StringComparer.Ordinal);
@@ -768,10 +788,14 @@ public sealed class BearerAuthentication : IDisposable
     }
 
     /// <summary>Builds the authenticators for the configuration in force; a reload is picked up on the next request after it.</summary>
-    public BearerAuthentication(McpEdgeConfigState config, TimeProvider time)
+    /// <param name="config">The configuration in force.</param>
+    /// <param name="time">The clock of the validated-token caches and of introspection client assertions.</param>
+    /// <param name="logger">For the introspection client keys (<see cref="ClientAssertionSigner"/>).</param>
+    public BearerAuthentication(McpEdgeConfigState config, TimeProvider time, ILogger<BearerAuthentication>? logger = null)
     {
         _config = config;
         _time = time;
+        _logger = logger;
         _http = new HttpClient(new SocketsHttpHandler { ConnectTimeout = FetchTimeout, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
         {
             Timeout = FetchTimeout,
@@ -842,7 +866,7 @@ public sealed class BearerAuthentication : IDisposable
                 };
             }
             sources[sourceKey] = keys;
-            var authenticator = new ServerBearerAuthenticator(name, McpProxyConfigBuilder.PublicPath(name, server), auth, keys, _time, _http);
+            var authenticator = new ServerBearerAuthenticator(name, McpProxyConfigBuilder.PublicPath(name, server), auth, keys, _time, _http, _logger);
             byServer[name] = authenticator;
             foreach (var path in authenticator.MetadataPaths)
             {

@@ -308,7 +308,7 @@ public class McpEdgeOptionsValidatorTests
             "McpEdge:Servers:http:Authentication:Introspection:Endpoint: 'http://auth.example.com/introspect' is not an absolute URL (https://, or set RequireHttpsMetadata to false for an http authorization server).",
             "McpEdge:Servers:jwks:Authentication:Introspection:Endpoint: required with JwksUri (without metadata there is no introspection_endpoint to read).",
             "McpEdge:Servers:noid:Authentication:Introspection:ClientId: introspection is on only with a ClientId; set it, or remove the other Introspection settings.",
-            "McpEdge:Servers:nosecret:Authentication:Introspection:ClientSecret: required with ClientId (the edge authenticates to the introspection endpoint with HTTP Basic, RFC 7662 §2.1).",
+            "McpEdge:Servers:nosecret:Authentication:Introspection:ClientSecret: required with ClientId (the edge authenticates to the introspection endpoint with HTTP Basic, RFC 7662 §2.1); or set ClientAuthentication to private_key_jwt with a PrivateKeyFile.",
             "McpEdge:Servers:zero:Authentication:Introspection:MaxConcurrent: 0 must be at least 1.",
         ], errors.Order());
     }

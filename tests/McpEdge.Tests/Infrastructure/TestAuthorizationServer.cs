@@ -33,6 +33,19 @@ public sealed class TestAuthorizationServer : IAsyncDisposable
     /// <summary>The client id and secret the introspection endpoint accepts (HTTP Basic, RFC 6749 §2.3.1).</summary>
     public (string Id, string Secret) IntrospectionClient { get; set; } = ("mcpedge", "introspection-secret");
 
+    /// <summary>
+    /// When set, the introspection endpoint takes <c>private_key_jwt</c> instead of HTTP Basic: a
+    /// <c>client_assertion</c> (RFC 7523 §2.2, §3) signed by this key, with <c>iss</c> and <c>sub</c>
+    /// the client id of <see cref="IntrospectionClient"/>, <c>aud</c> the issuer, a lifetime of at most
+    /// 5 minutes and a <c>jti</c> not seen before; anything else is 401.
+    /// </summary>
+    public SecurityKey? IntrospectionClientKey { get; set; }
+
+    /// <summary>The last client assertion the introspection endpoint accepted.</summary>
+    public JsonWebToken? LastClientAssertion { get; private set; }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _assertionIds = new(StringComparer.Ordinal);
+
     /// <summary>When set, introspection answers wait for this task (to hold a call in flight).</summary>
     public Task? IntrospectionGate { get; set; }
 
@@ -167,13 +180,7 @@ public sealed class TestAuthorizationServer : IAsyncDisposable
                     ["token_endpoint_auth_methods_supported"] = new[] { "none" },
                 });
             case "/introspect":
-                var expected = "Basic " + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(IntrospectionClient.Id + ":" + IntrospectionClient.Secret));
-                if (context.Request.Headers.Authorization != expected)
-                {
-                    context.Response.StatusCode = StatusCodes.Status401Unauthorized;
-                    return Task.CompletedTask;
-                }
-                return IntrospectAsync(context, body);
+                return IntrospectionClientKey is { } clientKey ? IntrospectWithAssertionAsync(context, body, clientKey) : IntrospectWithBasicAsync(context, body);
             case "/jwks":
                 var jwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(_key);
                 context.Response.ContentType = "application/json";
@@ -185,6 +192,42 @@ public sealed class TestAuthorizationServer : IAsyncDisposable
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
                 return Task.CompletedTask;
         }
+    }
+
+    private Task IntrospectWithBasicAsync(HttpContext context, string body)
+    {
+        var expected = "Basic " + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(IntrospectionClient.Id + ":" + IntrospectionClient.Secret));
+        if (context.Request.Headers.Authorization != expected)
+        {
+            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            return Task.CompletedTask;
+        }
+        return IntrospectAsync(context, body);
+    }
+
+    private async Task IntrospectWithAssertionAsync(HttpContext context, string body, SecurityKey clientKey)
+    {
+        var form = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(body);
+        var result = await new JsonWebTokenHandler().ValidateTokenAsync(form["client_assertion"].ToString(), new TokenValidationParameters
+        {
+            ValidIssuer = IntrospectionClient.Id,
+            ValidAudience = Issuer,
+            IssuerSigningKey = clientKey,
+            RequireExpirationTime = true,
+            ClockSkew = TimeSpan.Zero,
+        });
+        var assertion = result.SecurityToken as JsonWebToken;
+        if (!result.IsValid || assertion is null || context.Request.Headers.Authorization.Count > 0
+            || form["client_assertion_type"] != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            || form["client_id"] != IntrospectionClient.Id || assertion.Subject != IntrospectionClient.Id
+            || assertion.ValidTo - assertion.IssuedAt > TimeSpan.FromMinutes(5)
+            || !_assertionIds.TryAdd(assertion.Id, true)) // RFC 7523 §3, item 7: a jti is used once
+        {
+            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            return;
+        }
+        LastClientAssertion = assertion;
+        await IntrospectAsync(context, body);
     }
 
     private async Task IntrospectAsync(HttpContext context, string body)

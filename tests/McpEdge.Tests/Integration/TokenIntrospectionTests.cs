@@ -37,7 +37,11 @@ public class TokenIntrospectionTests
         }
     }
 
-    private static async Task<Setup> StartAsync(string? secret = null, int maxConcurrent = 64)
+    /// <param name="secret">The client secret the edge sends (default: the one the server takes).</param>
+    /// <param name="maxConcurrent">Introspection:MaxConcurrent.</param>
+    /// <param name="introspection">The whole Introspection section instead (the client id is the server's).</param>
+    /// <param name="testClock">False: the edge keeps the system clock (its client assertions are checked against the real time).</param>
+    private static async Task<Setup> StartAsync(string? secret = null, int maxConcurrent = 64, Func<TestAuthorizationServer, object>? introspection = null, bool testClock = true)
     {
         var issuer = await TestAuthorizationServer.StartAsync();
         var upstream = await TestUpstream.StartAsync((context, _) => context.Response.WriteAsJsonAsync(new { jsonrpc = "2.0", id = 1, result = new { } }));
@@ -51,13 +55,17 @@ public class TokenIntrospectionTests
                     s = Mcp.Server(upstreams: upstream.Url + "/mcp", authentication: new
                     {
                         Issuer = issuer.Issuer, Resource, Scopes = new[] { Scope }, RequireHttpsMetadata = false,
-                        Introspection = new { ClientId = issuer.IntrospectionClient.Id, ClientSecret = secret ?? issuer.IntrospectionClient.Secret, MaxConcurrent = maxConcurrent },
+                        Introspection = introspection?.Invoke(issuer)
+                            ?? new { ClientId = issuer.IntrospectionClient.Id, ClientSecret = secret ?? issuer.IntrospectionClient.Secret, MaxConcurrent = maxConcurrent },
                     }),
                 },
             },
             builder =>
             {
-                builder.Services.AddSingleton<TimeProvider>(clock);
+                if (testClock)
+                {
+                    builder.Services.AddSingleton<TimeProvider>(clock);
+                }
                 builder.Services.AddSingleton<ILoggerProvider>(logs);
             });
         return new Setup(issuer, upstream, edge, clock, logs);
@@ -239,5 +247,111 @@ public class TokenIntrospectionTests
         Assert.Empty(s.Upstream.Requests);
         var warning = Assert.Single(s.Logs.Entries, e => e.Category.EndsWith("BearerAuthenticationMiddleware", StringComparison.Ordinal));
         Assert.Contains($"the introspection endpoint {s.Issuer.Issuer}/introspect answered HTTP 401", warning.Message);
+    }
+
+    /// <summary>
+    /// private_key_jwt (RFC 7523 §2.2): every introspection call carries a new assertion signed with
+    /// the key file's key (the server refuses a replayed jti and anything but iss = sub = the client
+    /// id, aud = the issuer); a renewed key file is used from the next call on, and one that does not
+    /// load leaves the key in use, with a warning.
+    /// </summary>
+    [Fact]
+    public async Task PrivateKeyJwt_SignsAFreshAssertionPerCall_AndARenewedKeyFileNeedsNoRestart()
+    {
+        var directory = Directory.CreateTempSubdirectory("mcpedge-client-key-").FullName;
+        var keyFile = Path.Combine(directory, "client.key");
+        async Task WriteKeyAsync(string pem)
+        {
+            await File.WriteAllTextAsync(keyFile + ".next", pem);
+            File.Move(keyFile + ".next", keyFile, overwrite: true);
+        }
+        try
+        {
+            using var rsa = System.Security.Cryptography.RSA.Create(2048);
+            await WriteKeyAsync(rsa.ExportPkcs8PrivateKeyPem());
+            await using var s = await StartAsync(introspection: issuer => new
+            {
+                ClientId = issuer.IntrospectionClient.Id, ClientAuthentication = "private_key_jwt", PrivateKeyFile = keyFile, KeyId = "edge-1",
+            }, testClock: false);
+            s.Issuer.IntrospectionClientKey = new Microsoft.IdentityModel.Tokens.RsaSecurityKey(rsa.ExportParameters(false));
+
+            using (var first = await s.CallAsync(s.Issuer.IssueOpaque(Resource, scope: Scope)))
+            {
+                Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+            }
+            var assertion = s.Issuer.LastClientAssertion!;
+            using (var second = await s.CallAsync(s.Issuer.IssueOpaque(Resource, scope: Scope)))
+            {
+                Assert.Equal(HttpStatusCode.OK, second.StatusCode); // a new jti: the server refuses one it has seen
+            }
+            Assert.Equal(2, s.Issuer.Introspections);
+            Assert.Equal(("RS256", "edge-1"), (assertion.Alg, assertion.Kid));
+            Assert.Equal([s.Issuer.Issuer], assertion.Audiences);
+            Assert.NotEqual(assertion.Id, s.Issuer.LastClientAssertion!.Id);
+
+            // The client's key is renewed (an EC key now): the next call signs with it.
+            using var ec = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+            await WriteKeyAsync(ec.ExportECPrivateKeyPem());
+            s.Issuer.IntrospectionClientKey = new Microsoft.IdentityModel.Tokens.ECDsaSecurityKey(System.Security.Cryptography.ECDsa.Create(ec.ExportParameters(false)));
+            using (var renewed = await s.CallAsync(s.Issuer.IssueOpaque(Resource, scope: Scope)))
+            {
+                Assert.Equal(HttpStatusCode.OK, renewed.StatusCode);
+            }
+            Assert.Equal("ES256", s.Issuer.LastClientAssertion!.Alg);
+
+            // A file that does not load: the key in use stays, and the log says why.
+            await WriteKeyAsync(rsa.ExportSubjectPublicKeyInfoPem());
+            using (var afterBadFile = await s.CallAsync(s.Issuer.IssueOpaque(Resource, scope: Scope)))
+            {
+                Assert.Equal(HttpStatusCode.OK, afterBadFile.StatusCode);
+            }
+            Assert.Equal("ES256", s.Issuer.LastClientAssertion!.Alg);
+            Assert.Contains(s.Logs.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains($"Introspection client key {keyFile}: the private_key_jwt key file", StringComparison.Ordinal)
+                && e.Message.Contains("holds no unencrypted RSA or EC private key", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task ClientAuthenticationSettings_ThatDoNotFit_StopTheStart_NamingEach()
+    {
+        var directory = Directory.CreateTempSubdirectory("mcpedge-client-key-").FullName;
+        try
+        {
+            var publicOnly = Path.Combine(directory, "public.pem");
+            using var rsa = System.Security.Cryptography.RSA.Create(2048);
+            await File.WriteAllTextAsync(publicOnly, rsa.ExportSubjectPublicKeyInfoPem());
+            async Task<IReadOnlyList<string>> ErrorsFor(object introspection)
+            {
+                var error = await Assert.ThrowsAsync<McpEdge.Configuration.McpEdgeConfigurationException>(() => TestEdge.StartAsync(new
+                {
+                    Servers = new
+                    {
+                        s = Mcp.Server(upstreams: "http://127.0.0.1:9/mcp", authentication: new
+                        {
+                            Issuer = "https://auth.example.com", Resource, Introspection = introspection,
+                        }),
+                    },
+                }));
+                return error.Errors;
+            }
+
+            Assert.Contains("McpEdge:Servers:s:Authentication:Introspection:PrivateKeyFile: required with private_key_jwt",
+                Assert.Single(await ErrorsFor(new { ClientId = "edge", ClientAuthentication = "private_key_jwt" })));
+            var both = await ErrorsFor(new { ClientId = "edge", ClientAuthentication = "private_key_jwt", ClientSecret = "s", PrivateKeyFile = publicOnly });
+            Assert.Contains(both, e => e.Contains("Introspection:ClientSecret: not used with private_key_jwt", StringComparison.Ordinal));
+            Assert.Contains(both, e => e.Contains("Introspection:PrivateKeyFile: '" + publicOnly + "': it holds no unencrypted RSA or EC private key", StringComparison.Ordinal));
+            Assert.Contains("Introspection:ClientAuthentication: 'client_secret_post' is not a method the edge speaks",
+                Assert.Single(await ErrorsFor(new { ClientId = "edge", ClientAuthentication = "client_secret_post", ClientSecret = "s" })));
+            Assert.Contains("Introspection:PrivateKeyFile: used only with ClientAuthentication private_key_jwt",
+                Assert.Single(await ErrorsFor(new { ClientId = "edge", ClientSecret = "s", PrivateKeyFile = publicOnly })));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 }
