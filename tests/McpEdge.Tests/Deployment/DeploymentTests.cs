@@ -179,6 +179,19 @@ public class DeploymentTests(ITestOutputHelper output)
         Assert.DoesNotContain("mountPath: /etc/mcpedge/tls\n", result.Manifest); // the listener stays plain
     }
 
+    [Fact]
+    public async Task Chart_WithExtraVolumes_MountsThemForTheFilesTheConfigurationNames()
+    {
+        var result = await ChartCheck.RunAsync("""
+            extraVolumes: [ { name: introspection-key, secret: { secretName: mcpedge-introspection } } ]
+            extraVolumeMounts: [ { name: introspection-key, mountPath: /etc/mcpedge/introspection, readOnly: true } ]
+            """);
+
+        Assert.True(result.FailedStage is null, $"{result.FailedStage}: {result.Output}");
+        Assert.Matches(@"- mountPath: /etc/mcpedge/introspection\n\s+name: introspection-key\n\s+readOnly: true", result.Manifest);
+        Assert.Matches(@"- name: introspection-key\n\s+secret:\n\s+secretName: mcpedge-introspection", result.Manifest);
+    }
+
     /// <summary>A broken value fails the check, at the stage that catches it.</summary>
     [Theory]
     [InlineData("service: { port: http }", "schema", "values.service.port: must be integer")]
@@ -191,6 +204,7 @@ public class DeploymentTests(ITestOutputHelper output)
     [InlineData("tls: { secretName: Edge_TLS }", "schema", "values.tls.secretName: must match pattern")]
     [InlineData("upstreamTls: { secret: x }", "schema", "must NOT have additional properties")]
     [InlineData("admin: { port: 8080 }", "schema", "values.admin.port: must NOT be valid")]
+    [InlineData("extraVolumeMounts: [ { name: x } ]", "schema", "must have required property 'mountPath'")]
     [InlineData("metrics: { serviceMonitor: { tlsConfig: { insecureSkipVerify: true } } }", "schema", "must NOT have additional properties")]
     [InlineData("tls: { secretName: edge-tls, clientCertificates: { mode: Always } }", "schema", "must be equal to one of the allowed values")]
     [InlineData("tls: { secretName: edge-tls, clientCertificates: { mode: Require } }", "render", "tls.clientCertificates.caSecretName")]
