@@ -39,12 +39,16 @@ internal static class ExposedRequests
             ? (prompt ? ExposedKind.Prompt : ExposedKind.Resource, named.GetString()!) : null;
     }
 
+    /// <summary>The members that lead to the URIs of a <c>subscriptions/listen</c> request.</summary>
+    private static readonly byte[][] SubscriptionsPath = ["params"u8.ToArray(), "notifications"u8.ToArray(), "resourceSubscriptions"u8.ToArray()];
+
     /// <summary>
     /// A <c>subscriptions/listen</c> request (MCP 2026-07-28 <c>basic/patterns/subscriptions.mdx</c>,
     /// "Notification Filter") without the URIs of <c>params.notifications.resourceSubscriptions</c>
     /// that <paramref name="exposes"/> hides, everything else as it was (re-serialized). The server then
     /// acknowledges only what is left, as it would for URIs it does not know, and sends no
-    /// <c>notifications/resources/updated</c> for a hidden one.
+    /// <c>notifications/resources/updated</c> for a hidden one. Every member on that path is filtered,
+    /// duplicates included, so a replica that reads another duplicate than the edge finds none either.
     /// </summary>
     /// <param name="body">The request, already parsed once by the envelope.</param>
     /// <param name="maxDepth">The nesting the envelope accepted.</param>
@@ -55,71 +59,52 @@ internal static class ExposedRequests
     {
         hidden = [];
         using var document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = maxDepth });
-        var root = document.RootElement;
-        if (!root.TryGetProperty("params"u8, out var parameters) || parameters.ValueKind != JsonValueKind.Object
-            || !parameters.TryGetProperty("notifications"u8, out var notifications) || notifications.ValueKind != JsonValueKind.Object
-            || !notifications.TryGetProperty("resourceSubscriptions"u8, out var uris) || uris.ValueKind != JsonValueKind.Array)
-        {
-            return null;
-        }
-        foreach (var uri in uris.EnumerateArray())
-        {
-            if (uri.ValueKind == JsonValueKind.String && uri.GetString() is { } text && !exposes(text))
-            {
-                hidden.Add(text);
-            }
-        }
-        if (hidden.Count == 0)
-        {
-            return null;
-        }
-
         var output = new ArrayBufferWriter<byte>(body.Length);
         using (var writer = new Utf8JsonWriter(output, new JsonWriterOptions { MaxDepth = maxDepth, SkipValidation = true }))
         {
-            writer.WriteStartObject();
-            foreach (var member in root.EnumerateObject())
+            WriteFiltered(writer, document.RootElement, 0, exposes, hidden);
+        }
+        return hidden.Count == 0 ? null : output.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// Writes <paramref name="element"/>; past the end of <see cref="SubscriptionsPath"/> (an array)
+    /// without the strings <paramref name="exposes"/> hides, and on the way there (objects) with the
+    /// member that continues the path written the same way.
+    /// </summary>
+    private static void WriteFiltered(Utf8JsonWriter writer, JsonElement element, int level, Func<string, bool> exposes, List<string> hidden)
+    {
+        if (level == SubscriptionsPath.Length && element.ValueKind == JsonValueKind.Array)
+        {
+            writer.WriteStartArray();
+            foreach (var item in element.EnumerateArray())
             {
-                if (!member.NameEquals("params"u8))
+                if (item.ValueKind == JsonValueKind.String && item.GetString() is { } uri && !exposes(uri))
                 {
-                    member.WriteTo(writer);
+                    hidden.Add(uri);
                     continue;
                 }
-                writer.WritePropertyName(member.Name);
-                writer.WriteStartObject();
-                foreach (var parameter in parameters.EnumerateObject())
-                {
-                    if (!parameter.NameEquals("notifications"u8))
-                    {
-                        parameter.WriteTo(writer);
-                        continue;
-                    }
-                    writer.WritePropertyName(parameter.Name);
-                    writer.WriteStartObject();
-                    foreach (var notification in notifications.EnumerateObject())
-                    {
-                        if (!notification.NameEquals("resourceSubscriptions"u8))
-                        {
-                            notification.WriteTo(writer);
-                            continue;
-                        }
-                        writer.WritePropertyName(notification.Name);
-                        writer.WriteStartArray();
-                        foreach (var uri in uris.EnumerateArray())
-                        {
-                            if (uri.ValueKind != JsonValueKind.String || exposes(uri.GetString()!))
-                            {
-                                uri.WriteTo(writer);
-                            }
-                        }
-                        writer.WriteEndArray();
-                    }
-                    writer.WriteEndObject();
-                }
-                writer.WriteEndObject();
+                item.WriteTo(writer);
             }
-            writer.WriteEndObject();
+            writer.WriteEndArray();
+            return;
         }
-        return output.WrittenSpan.ToArray();
+        if (level == SubscriptionsPath.Length || element.ValueKind != JsonValueKind.Object)
+        {
+            element.WriteTo(writer);
+            return;
+        }
+        writer.WriteStartObject();
+        foreach (var member in element.EnumerateObject())
+        {
+            if (!member.NameEquals(SubscriptionsPath[level]))
+            {
+                member.WriteTo(writer);
+                continue;
+            }
+            writer.WritePropertyName(member.Name);
+            WriteFiltered(writer, member.Value, level + 1, exposes, hidden);
+        }
+        writer.WriteEndObject();
     }
 }

@@ -100,6 +100,8 @@ internal sealed partial class ClientAssertionSigner
         }
         if (credentials is null)
         {
+            // Still the content that did not load the last time (logged then): no key to sign with.
+            problem ??= $"the private_key_jwt key file '{_keyFile}' holds no key that loads";
             return null;
         }
         problem = null;

@@ -267,6 +267,21 @@ public class PromptResourceFilterTests
     }
 
     [Fact]
+    public void WithoutHiddenSubscriptions_FiltersEveryDuplicateOnThePath_AndLeavesOtherValuesAsTheyWere()
+    {
+        const string body = """{"id":1,"params":{"notifications":{"resourceSubscriptions":["file:///secret/a",7,"file:///public/b"],"resourceSubscriptions":["file:///secret/c"]},"other":{"resourceSubscriptions":["file:///secret/d"]}}}""";
+
+        var rewritten = ExposedRequests.WithoutHiddenSubscriptions(System.Text.Encoding.UTF8.GetBytes(body), 64, uri => uri.StartsWith("file:///public/", StringComparison.Ordinal), out var hidden);
+        var none = ExposedRequests.WithoutHiddenSubscriptions(System.Text.Encoding.UTF8.GetBytes(body), 64, _ => true, out var noneHidden);
+
+        Assert.Equal("""{"id":1,"params":{"notifications":{"resourceSubscriptions":[7,"file:///public/b"],"resourceSubscriptions":[]},"other":{"resourceSubscriptions":["file:///secret/d"]}}}""",
+            System.Text.Encoding.UTF8.GetString(rewritten!));
+        Assert.Equal(["file:///secret/a", "file:///secret/c"], hidden);
+        Assert.Null(none);
+        Assert.Empty(noneHidden);
+    }
+
+    [Fact]
     public async Task ResourceSubscribe_WithANonStringUri_IsInvalidParams()
     {
         var (upstream, edge) = await StartAsync();
