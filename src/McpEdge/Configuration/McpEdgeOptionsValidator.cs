@@ -577,10 +577,14 @@ public static partial class McpEdgeOptionsValidator
             errors.Add($"{at}:PrivateKeyFile: '{introspection.PrivateKeyFile}' could not be read: {e.Message}");
             return;
         }
-        if (Security.ClientAssertionSigner.Credentials(pem, null, out var keyError) is null)
+        if (Security.ClientAssertionSigner.Credentials(pem, null, out var keyError) is not { } credentials)
         {
             errors.Add($"{at}:PrivateKeyFile: '{introspection.PrivateKeyFile}': {keyError}");
+            return;
         }
+        // Only checked here; the signer loads its own.
+        (credentials.Key as Microsoft.IdentityModel.Tokens.RsaSecurityKey)?.Rsa?.Dispose();
+        (credentials.Key as Microsoft.IdentityModel.Tokens.ECDsaSecurityKey)?.ECDsa?.Dispose();
     }
 
     private static void ValidateTls(List<string> errors, string prefix, TlsOptions tls)

@@ -161,7 +161,10 @@ internal sealed partial class ExposureFilterMiddleware(RequestDelegate next, Mcp
         context.Features.Set(new JsonRpcMessageFeature(body, body.Length, envelope));
         context.Request.Body = new MemoryStream(body, writable: false);
         context.Request.ContentLength = body.Length;
-        LogSubscriptionsHidden(logger, server, hidden.Count, string.Join(", ", hidden));
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            LogSubscriptionsHidden(logger, server, hidden.Count, string.Join(", ", hidden)); // the list joined only when logged
+        }
         return next(context);
     }
 
