@@ -94,6 +94,25 @@ public sealed record TlsOptions
     /// <see cref="ClientCertificateMode"/> is <c>None</c>.
     /// </summary>
     public string? ClientCaFile { get; init; }
+
+    /// <summary>
+    /// PEM file of certificate revocation lists (<c>-----BEGIN X509 CRL-----</c> blocks, RFC 5280 §5),
+    /// each signed by a CA of <see cref="ClientCaFile"/>: a client certificate listed in its issuer's
+    /// CRL fails the handshake, and so does one whose issuer has no current CRL in the file (see
+    /// <see cref="ClientCrlCheck"/>), as with nginx's <c>ssl_crl</c>. Looked at with the bundle every
+    /// <see cref="CheckInterval"/>; a changed file that loads applies to new handshakes, one that does
+    /// not is logged and the lists in use stay. Null (the default): revocation is not checked.
+    /// Needs <see cref="ClientCertificateMode"/> <c>Allow</c> or <c>Require</c>.
+    /// </summary>
+    public string? ClientCrlFile { get; init; }
+
+    /// <summary>
+    /// Which certificates of a client's chain need a current CRL of their issuer in
+    /// <see cref="ClientCrlFile"/>: <c>Chain</c> (the default: the client certificate and every
+    /// intermediate, as OpenSSL's <c>X509_V_FLAG_CRL_CHECK_ALL</c>) or <c>Leaf</c> (the client
+    /// certificate only, as Envoy's <c>only_verify_leaf_cert_crl</c>, for roots that publish no CRL).
+    /// </summary>
+    public string ClientCrlCheck { get; init; } = "Chain";
 }
 
 /// <summary>

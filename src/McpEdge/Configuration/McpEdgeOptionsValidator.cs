@@ -625,6 +625,18 @@ public static partial class McpEdgeOptionsValidator
             {
                 errors.Add($"{at}:ClientCaFile: the file '{tls.ClientCaFile}' does not exist.");
             }
+            if (!string.IsNullOrEmpty(tls.ClientCrlFile) && !File.Exists(tls.ClientCrlFile))
+            {
+                errors.Add($"{at}:ClientCrlFile: the file '{tls.ClientCrlFile}' does not exist.");
+            }
+        }
+        else if (!string.IsNullOrEmpty(tls.ClientCrlFile))
+        {
+            errors.Add($"{at}:ClientCrlFile: revocation lists apply to client certificates; set ClientCertificateMode to Allow or Require with a ClientCaFile, or remove ClientCrlFile.");
+        }
+        if (!Security.TlsCertificateReloader.ClientCrlChecks.Contains(tls.ClientCrlCheck, StringComparer.OrdinalIgnoreCase))
+        {
+            errors.Add($"{at}:ClientCrlCheck: '{tls.ClientCrlCheck}' is not a choice; use Chain (every certificate of the client's chain needs its issuer's CRL) or Leaf (the client certificate only).");
         }
     }
 

@@ -223,6 +223,7 @@ public static partial class McpEdgeApplication
         summary.Append("admin listener: ").AppendLine(listeners.Url is { } admin
             ? $"{admin} (/healthz, /readyz, /metrics, /edge/clusters; the traffic listeners keep /healthz and /readyz)"
             : "none (/healthz, /readyz, /metrics and /edge/clusters on the traffic listeners)");
+        summary.Append("tls: ").AppendLine(app.Services.GetRequiredService<TlsCertificateReloader>().Describe());
         summary.Append("sessions: ").AppendLine(app.Services.GetRequiredService<SessionTokenSealer>().IsEphemeral
             ? "a random per-process key (set McpEdge:Sessions:Keys or KeyFile to share sessions between edge replicas)"
             : "sealed with the configured keys");

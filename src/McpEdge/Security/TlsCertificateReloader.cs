@@ -30,20 +30,31 @@ namespace McpEdge.Security;
 /// <para>With client certificates on (<see cref="TlsOptions.ClientCertificateMode"/>), the
 /// <see cref="TlsOptions.ClientCaFile"/> bundle is looked at on the same timer: a changed bundle
 /// that loads is what new handshakes check client certificates against (event 106); one that does
-/// not (no certificate, no root) is logged (event 107) and the bundle in use stays.</para>
+/// not (no certificate, no root) is logged (event 107) and the bundle in use stays. With
+/// <see cref="TlsOptions.ClientCrlFile"/>, the CRLs of that file are loaded with the bundle (each
+/// must be signed by a CA of it; <see cref="CertificateRevocationLists"/>) and every client chain is
+/// checked against them; the file is looked at on the same timer (events 109, 113, 114, 116, 117).</para>
 /// <para>Kestrel takes the certificate through <see cref="HttpsConnectionAdapterOptions.OnAuthenticate"/>,
 /// which sets <see cref="SslServerAuthenticationOptions.ServerCertificateContext"/> for each handshake
 /// (<see cref="Configure"/>). Metrics (meter <c>McpEdge.Tls</c>): <c>mcpedge.tls.certificate.expiry</c>
-/// (seconds until the certificate in use expires) and <c>mcpedge.tls.certificate.reloads</c> (by file and result).</para>
+/// (seconds until the certificate in use expires), <c>mcpedge.tls.certificate.reloads</c> (by file and
+/// result), <c>mcpedge.tls.client_crl.next_update</c> (seconds until the earliest <c>nextUpdate</c>
+/// of the CRLs in use) and <c>mcpedge.tls.client_certificate.refusals</c> (handshakes refused, by
+/// reason: <c>chain</c> or <c>revoked</c>, the latter also for a missing or expired CRL).</para>
 /// </remarks>
 public sealed partial class TlsCertificateReloader : IDisposable
 {
     /// <summary>The values of <see cref="TlsOptions.ClientCertificateMode"/>.</summary>
     public static readonly IReadOnlyList<string> ClientCertificateModes = ["None", "Allow", "Require"];
 
+    /// <summary>The values of <see cref="TlsOptions.ClientCrlCheck"/>.</summary>
+    public static readonly IReadOnlyList<string> ClientCrlChecks = ["Chain", "Leaf"];
+
     private readonly TlsOptions _options;
-    private volatile X509ChainPolicy? _clientPolicy;
-    private string? _lastCaTried;
+    private volatile ClientTrust? _client;
+    private (string Ca, string? Crl) _lastClientFilesTried;
+    private bool _crlExpiryWarned;
+    private Counter<long>? _refusals;
     private readonly TimeProvider _time;
     private readonly ILogger<TlsCertificateReloader> _logger;
     private readonly ITimer? _timer;
@@ -74,16 +85,11 @@ public sealed partial class TlsCertificateReloader : IDisposable
         LogLoaded(_logger, loaded.Certificate.Subject, loaded.Certificate.Thumbprint, loaded.Certificate.NotAfter.ToUniversalTime(), loaded.ChainLength);
         if (!_options.ClientCertificateMode.Equals("None", StringComparison.OrdinalIgnoreCase))
         {
-            try
-            {
-                _lastCaTried = File.ReadAllText(_options.ClientCaFile!);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new McpEdgeConfigurationException([$"{McpEdgeOptions.SectionName}:Tls:ClientCaFile: '{_options.ClientCaFile}' could not be read: {e.Message}"]);
-            }
-            _clientPolicy = ClientPolicy(_lastCaTried, _options.ClientCaFile!, out var caError)
-                ?? throw new McpEdgeConfigurationException([$"{McpEdgeOptions.SectionName}:Tls:ClientCaFile: {caError}"]);
+            _lastClientFilesTried = ReadClientFiles(out var unreadable)
+                ?? throw new McpEdgeConfigurationException([$"{McpEdgeOptions.SectionName}:Tls:{unreadable}"]);
+            _client = LoadClientTrust(_lastClientFilesTried, out var clientError, out _)
+                ?? throw new McpEdgeConfigurationException([$"{McpEdgeOptions.SectionName}:Tls:{clientError}"]);
+            LogCrlsInUse(_client);
         }
         WarnIfOutsideValidity(loaded.Certificate);
 
@@ -91,7 +97,16 @@ public sealed partial class TlsCertificateReloader : IDisposable
         meter.CreateObservableGauge("mcpedge.tls.certificate.expiry",
             () => (_inUse!.Certificate.NotAfter.ToUniversalTime() - _time.GetUtcNow().UtcDateTime).TotalSeconds,
             "s", "Time until the certificate of the edge's HTTPS listeners expires (negative once it has).");
-        _reloads = meter.CreateCounter<long>("mcpedge.tls.certificate.reloads", "{reload}", "Changed certificate files, by file (certificate: the listener's pair; client_ca: ClientCaFile) and result: applied, or rejected (the one in use stays).");
+        _reloads = meter.CreateCounter<long>("mcpedge.tls.certificate.reloads", "{reload}", "Changed certificate files, by file (certificate: the listener's pair; client_ca: ClientCaFile; client_crl: ClientCrlFile) and result: applied, or rejected (the one in use stays).");
+        if (_client is not null)
+        {
+            _refusals = meter.CreateCounter<long>("mcpedge.tls.client_certificate.refusals", "{handshake}", "TLS handshakes refused for their client certificate, by reason: chain (not issued under ClientCaFile, or not for client authentication) or revoked (listed in, or not covered by a current CRL of, ClientCrlFile).");
+        }
+        if (_client?.Revocation is not null)
+        {
+            meter.CreateObservableGauge("mcpedge.tls.client_crl.next_update", ObserveCrlNextUpdate, "s",
+                "Time until the earliest nextUpdate of the CRLs in use (negative once it has passed: the client certificates that CRL covers are refused until a newer one is loaded).");
+        }
         _timer = time.CreateTimer(_ => Check(), null, _options.CheckInterval, _options.CheckInterval);
     }
 
@@ -100,6 +115,28 @@ public sealed partial class TlsCertificateReloader : IDisposable
 
     /// <summary>The certificate new handshakes get (with its private key); null when not <see cref="IsEnabled"/>.</summary>
     public X509Certificate2? Certificate => _inUse?.Certificate;
+
+    /// <summary>
+    /// One line for <c>--check</c>: the certificate in use, and the client certificate checks (mode,
+    /// trust anchors, CRLs) when they are on; <c>none</c> when McpEdge provides no certificate.
+    /// </summary>
+    public string Describe()
+    {
+        if (_inUse is not { } inUse)
+        {
+            return "none (McpEdge:Tls gives no certificate)";
+        }
+        var line = new System.Text.StringBuilder()
+            .Append($"certificate {inUse.Certificate.Subject}, valid until {inUse.Certificate.NotAfter.ToUniversalTime():u}, {inUse.ChainLength} intermediate(s)");
+        if (_client is not { } client)
+        {
+            return line.Append("; no client certificates").ToString();
+        }
+        line.Append($"; client certificates {_options.ClientCertificateMode}, chaining to {client.Policy.CustomTrustStore.Count} root(s) with {client.Policy.ExtraStore.Count} other CA certificate(s)");
+        return (client.Revocation is { } lists
+            ? line.Append($", revocation checked ({_options.ClientCrlCheck}): {lists.Count} CRL(s), {lists.Revoked} revoked, earliest nextUpdate {(lists.EarliestNextUpdate is { } next ? next.ToString("u") : "none")}")
+            : line.Append(", revocation not checked")).ToString();
+    }
 
     /// <summary>Raised after a changed pair of files was loaded, with the new certificate.</summary>
     public event Action<X509Certificate2>? Reloaded;
@@ -126,7 +163,7 @@ public sealed partial class TlsCertificateReloader : IDisposable
             ssl.ServerCertificateSelectionCallback = null;
             ssl.ServerCertificateContext = _inUse!.Context;
         };
-        if (_clientPolicy is not null)
+        if (_client is not null)
         {
             https.ClientCertificateMode = _options.ClientCertificateMode.Equals("Require", StringComparison.OrdinalIgnoreCase)
                 ? ClientCertificateMode.RequireCertificate
@@ -138,19 +175,29 @@ public sealed partial class TlsCertificateReloader : IDisposable
     /// <summary>
     /// Whether a client certificate chains to a trust anchor of <see cref="TlsOptions.ClientCaFile"/>
     /// and may authenticate clients (extended key usage id-kp-clientAuth when it has one; RFC 5280
-    /// §4.2.1.12). The system's trust store plays no part; revocation is not checked. A refusal
-    /// fails the handshake and is logged (event 105).
+    /// §4.2.1.12) and, with <see cref="TlsOptions.ClientCrlFile"/>, is not revoked
+    /// (<see cref="CertificateRevocationLists.Check"/>). The system's trust store plays no part, and
+    /// nothing is fetched. A refusal fails the handshake and is logged (event 105, or 109 for revocation).
     /// </summary>
     internal bool IsTrustedClient(X509Certificate2 certificate)
     {
-        using var chain = new X509Chain { ChainPolicy = _clientPolicy!.Clone() };
-        if (chain.Build(certificate))
+        var trust = _client!;
+        using var chain = new X509Chain { ChainPolicy = trust.Policy.Clone() };
+        if (!chain.Build(certificate))
         {
-            return true;
+            var reason = string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct());
+            LogClientRefused(_logger, certificate.Subject, certificate.Thumbprint, reason);
+            _refusals?.Add(1, new KeyValuePair<string, object?>("reason", "chain"));
+            return false;
         }
-        var reason = string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct());
-        LogClientRefused(_logger, certificate.Subject, certificate.Thumbprint, reason);
-        return false;
+        var leafOnly = _options.ClientCrlCheck.Equals("Leaf", StringComparison.OrdinalIgnoreCase);
+        if (trust.Revocation?.Check(chain.ChainElements, leafOnly, _time.GetUtcNow()) is { } problem)
+        {
+            LogClientRevoked(_logger, certificate.Subject, certificate.Thumbprint, problem);
+            _refusals?.Add(1, new KeyValuePair<string, object?>("reason", "revoked"));
+            return false;
+        }
+        return true;
     }
 
     /// <summary>
@@ -183,51 +230,147 @@ public sealed partial class TlsCertificateReloader : IDisposable
     }
 
     /// <summary>
-    /// Reads <see cref="TlsOptions.ClientCaFile"/> and, when it differs from the bundle last tried,
-    /// loads it: new handshakes then check client certificates against it; a bundle that does not
-    /// load is logged (event 107) and the one in use stays. True when a new bundle is in use.
+    /// The bundle's policy and, with <see cref="TlsOptions.ClientCrlFile"/>, its CRLs checked against
+    /// the bundle; null with <paramref name="error"/> (starting with the setting at fault) and
+    /// <paramref name="crlFailed"/> when either does not load.
     /// </summary>
-    private bool CheckClientCa()
+    private ClientTrust? LoadClientTrust((string Ca, string? Crl) files, out string? error, out bool crlFailed)
     {
-        string pem;
+        crlFailed = false;
+        if (ClientPolicy(files.Ca, _options.ClientCaFile!, out error) is not { } policy)
+        {
+            error = $"ClientCaFile: {error}";
+            return null;
+        }
+        if (files.Crl is null)
+        {
+            return new ClientTrust(policy, null);
+        }
+        var authorities = new X509Certificate2Collection();
+        authorities.AddRange(policy.CustomTrustStore);
+        authorities.AddRange(policy.ExtraStore);
+        if (CertificateRevocationLists.Load(files.Crl, authorities, out var crlError) is not { } lists)
+        {
+            crlFailed = true;
+            error = $"ClientCrlFile: '{_options.ClientCrlFile}': {crlError}";
+            return null;
+        }
+        return new ClientTrust(policy, lists);
+    }
+
+    /// <summary>The client CA bundle's text and the CRL file's (null when none is configured); null with <paramref name="error"/> when one cannot be read.</summary>
+    private (string Ca, string? Crl)? ReadClientFiles(out string? error)
+    {
+        error = null;
+        var (setting, file) = ("ClientCaFile", _options.ClientCaFile!);
         try
         {
-            pem = File.ReadAllText(_options.ClientCaFile!);
+            var ca = File.ReadAllText(file);
+            (setting, file) = ("ClientCrlFile", _options.ClientCrlFile!);
+            return (ca, string.IsNullOrEmpty(_options.ClientCrlFile) ? null : File.ReadAllText(file));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            LogClientCaUnreadable(_logger, _options.ClientCaFile!, e.Message);
+            error = $"{setting}: '{file}' could not be read: {e.Message}";
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Reads <see cref="TlsOptions.ClientCaFile"/> and <see cref="TlsOptions.ClientCrlFile"/> and,
+    /// when either differs from what was last tried, loads both: new handshakes then check client
+    /// certificates against them; files that do not load are logged (event 107 or 114) and those in
+    /// use stay. True when new files are in use.
+    /// </summary>
+    private bool CheckClientTrust()
+    {
+        if (ReadClientFiles(out var unreadable) is not { } files)
+        {
+            LogClientFilesUnreadable(_logger, unreadable!);
             return false;
         }
-        X509ChainPolicy? policy;
+        ClientTrust? trust;
         string? error;
+        bool crlFailed;
+        (string Ca, string? Crl) previous;
         lock (_lock)
         {
-            if (pem == _lastCaTried)
+            previous = _lastClientFilesTried;
+            if (files == previous)
             {
                 return false;
             }
-            _lastCaTried = pem;
-            policy = ClientPolicy(pem, _options.ClientCaFile!, out error);
-            if (policy is not null)
+            _lastClientFilesTried = files;
+            trust = LoadClientTrust(files, out error, out crlFailed);
+            if (trust is not null)
             {
-                _clientPolicy = policy;
+                _client = trust;
+                _crlExpiryWarned = false;
             }
         }
-        if (policy is null)
+        if (trust is null)
         {
-            LogClientCaRejected(_logger, _options.ClientCaFile!, error!);
-            _reloads?.Add(1, new KeyValuePair<string, object?>("result", "rejected"), new KeyValuePair<string, object?>("file", "client_ca"));
+            if (crlFailed)
+            {
+                LogCrlRejected(_logger, _options.ClientCrlFile!, error!);
+            }
+            else
+            {
+                LogClientCaRejected(_logger, _options.ClientCaFile!, error!);
+            }
+            _reloads?.Add(1, new KeyValuePair<string, object?>("result", "rejected"), new KeyValuePair<string, object?>("file", crlFailed ? "client_crl" : "client_ca"));
             return false;
         }
-        LogClientCaReloaded(_logger, _options.ClientCaFile!, policy.CustomTrustStore.Count, policy.ExtraStore.Count);
-        _reloads?.Add(1, new KeyValuePair<string, object?>("result", "applied"), new KeyValuePair<string, object?>("file", "client_ca"));
+        if (files.Ca != previous.Ca)
+        {
+            LogClientCaReloaded(_logger, _options.ClientCaFile!, trust.Policy.CustomTrustStore.Count, trust.Policy.ExtraStore.Count);
+            _reloads?.Add(1, new KeyValuePair<string, object?>("result", "applied"), new KeyValuePair<string, object?>("file", "client_ca"));
+        }
+        if (files.Crl != previous.Crl)
+        {
+            _reloads?.Add(1, new KeyValuePair<string, object?>("result", "applied"), new KeyValuePair<string, object?>("file", "client_crl"));
+        }
+        LogCrlsInUse(trust);
         return true;
+    }
+
+    /// <summary>Logs the CRLs a newly loaded trust carries (event 113), those set aside (116) and whether one has expired already (117).</summary>
+    private void LogCrlsInUse(ClientTrust trust)
+    {
+        if (trust.Revocation is not { } lists)
+        {
+            return;
+        }
+        LogCrlLoaded(_logger, _options.ClientCrlFile!, lists.Count, lists.Revoked, lists.EarliestNextUpdate?.UtcDateTime);
+        if (lists.Ignored.Count > 0)
+        {
+            LogCrlIgnored(_logger, _options.ClientCrlFile!, string.Join("; ", lists.Ignored));
+        }
+        WarnIfCrlExpired();
+    }
+
+    /// <summary>Once per loaded CRL file, a warning when its earliest <c>nextUpdate</c> has passed (event 117).</summary>
+    private void WarnIfCrlExpired()
+    {
+        if (_client?.Revocation?.EarliestNextUpdate is { } next && next < _time.GetUtcNow() && !_crlExpiryWarned)
+        {
+            _crlExpiryWarned = true;
+            LogCrlExpired(_logger, _options.ClientCrlFile!, next.UtcDateTime);
+        }
+    }
+
+    private IEnumerable<Measurement<double>> ObserveCrlNextUpdate()
+    {
+        if (_client?.Revocation?.EarliestNextUpdate is { } next)
+        {
+            yield return new Measurement<double>((next - _time.GetUtcNow()).TotalSeconds);
+        }
     }
 
     /// <summary>
     /// Reads the files and, when they differ from the last pair tried, loads them; the same for
-    /// <see cref="TlsOptions.ClientCaFile"/> when client certificates are on. Called by the timer;
+    /// <see cref="TlsOptions.ClientCaFile"/> and <see cref="TlsOptions.ClientCrlFile"/> when client
+    /// certificates are on, and warns once when the CRLs in use have expired. Called by the timer;
     /// callable at any time.
     /// </summary>
     /// <returns>True when a new certificate or client CA bundle is in use.</returns>
@@ -237,8 +380,9 @@ public sealed partial class TlsCertificateReloader : IDisposable
         {
             return false;
         }
-        var clientCa = _clientPolicy is not null && CheckClientCa();
-        return CheckCertificate() || clientCa;
+        var clientTrust = _client is not null && CheckClientTrust();
+        WarnIfCrlExpired();
+        return CheckCertificate() || clientTrust;
     }
 
     private bool CheckCertificate()
@@ -309,6 +453,9 @@ public sealed partial class TlsCertificateReloader : IDisposable
 
     private sealed record InUse(X509Certificate2 Certificate, SslStreamCertificateContext Context, int ChainLength);
 
+    /// <summary>What client certificates are checked against: the bundle's chain policy and, when configured, its CRLs.</summary>
+    private sealed record ClientTrust(X509ChainPolicy Policy, CertificateRevocationLists? Revocation);
+
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "TLS certificate loaded: {Subject}, thumbprint {Thumbprint}, valid until {NotAfter:u}, {ChainLength} intermediate certificate(s).")]
     private static partial void LogLoaded(ILogger logger, string subject, string thumbprint, DateTime notAfter, int chainLength);
 
@@ -330,8 +477,23 @@ public sealed partial class TlsCertificateReloader : IDisposable
     [LoggerMessage(EventId = 107, Level = LogLevel.Warning, Message = "Client CA file {ClientCaFile} changed but was not loaded, so the bundle in use stays: {Reason}")]
     private static partial void LogClientCaRejected(ILogger logger, string clientCaFile, string reason);
 
-    [LoggerMessage(EventId = 108, Level = LogLevel.Warning, Message = "Client CA file {ClientCaFile} could not be read ({Reason}); trying again at the next check.")]
-    private static partial void LogClientCaUnreadable(ILogger logger, string clientCaFile, string reason);
+    [LoggerMessage(EventId = 108, Level = LogLevel.Warning, Message = "McpEdge:Tls:{Reason}; trying again at the next check.")]
+    private static partial void LogClientFilesUnreadable(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 109, Level = LogLevel.Information, Message = "TLS handshake refused: the client certificate {Subject} ({Thumbprint}) fails the revocation check of McpEdge:Tls:ClientCrlFile: {Reason}")]
+    private static partial void LogClientRevoked(ILogger logger, string subject, string thumbprint, string reason);
+
+    [LoggerMessage(EventId = 113, Level = LogLevel.Information, Message = "Client CRL file {ClientCrlFile} in use: {Crls} CRL(s), {Revoked} revoked serial number(s), earliest nextUpdate {NextUpdate:u}.")]
+    private static partial void LogCrlLoaded(ILogger logger, string clientCrlFile, int crls, int revoked, DateTime? nextUpdate);
+
+    [LoggerMessage(EventId = 114, Level = LogLevel.Warning, Message = "Client CRL file {ClientCrlFile} (or the client CA file it is checked against) changed but was not loaded, so the CRLs in use stay: {Reason}")]
+    private static partial void LogCrlRejected(ILogger logger, string clientCrlFile, string reason);
+
+    [LoggerMessage(EventId = 116, Level = LogLevel.Warning, Message = "Client CRL file {ClientCrlFile}: the CRL(s) of {Issuers} match no certificate of McpEdge:Tls:ClientCaFile and are not used.")]
+    private static partial void LogCrlIgnored(ILogger logger, string clientCrlFile, string issuers);
+
+    [LoggerMessage(EventId = 117, Level = LogLevel.Warning, Message = "A CRL of client CRL file {ClientCrlFile} expired at {NextUpdate:u} (nextUpdate): the client certificates it covers are refused until a newer CRL is in the file.")]
+    private static partial void LogCrlExpired(ILogger logger, string clientCrlFile, DateTime nextUpdate);
 
     [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "The TLS certificate {Subject} is not valid now (valid from {NotBefore:u} until {NotAfter:u}); clients will refuse it.")]
     private static partial void LogOutsideValidity(ILogger logger, string subject, DateTime notBefore, DateTime notAfter);

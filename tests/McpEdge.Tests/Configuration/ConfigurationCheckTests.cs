@@ -33,11 +33,44 @@ public class ConfigurationCheckTests
         Assert.Contains(edge.Output, l => l.StartsWith("McpEdge configuration OK: ", StringComparison.Ordinal));
         Assert.Contains($"listeners: {urls}", edge.Output);
         Assert.Contains("sessions: sealed with the configured keys", edge.Output);
+        Assert.Contains("tls: none (McpEdge:Tls gives no certificate)", edge.Output);
         Assert.Contains(edge.Output, l => l.StartsWith("admin listener: none", StringComparison.Ordinal));
         Assert.Contains("server files: /mcp/files → 1 replica (streamable-http, RoundRobin, probes off, bearer tokens of https://auth.example.com)", edge.Output);
         Assert.Contains("server github: /mcp/github → 2 replicas (streamable-http, LeastResponseTime, probes off, no token needed)", edge.Output);
         using var client = new TcpClient();
         await Assert.ThrowsAsync<SocketException>(() => client.ConnectAsync(IPAddress.Loopback, port)); // never listened
+    }
+
+    /// <summary>The certificate and the client certificate checks are loaded as start-up would load them, CRLs included, and described.</summary>
+    [Fact]
+    public async Task TlsWithClientCrls_IsLoadedAndDescribed_AndACrlOfAnotherCaFailsTheCheck()
+    {
+        using var certificates = new TestCertificates();
+        var edgeCertificate = certificates.IssueAndWrite("edge");
+        var revoked = certificates.IssueClient("gone").Certificate;
+        var crlFile = certificates.WriteCrlFile(certificates.Crl(ofRoot: true, []) + certificates.Crl(ofRoot: false, [revoked], nextUpdate: DateTimeOffset.UtcNow.AddHours(1)));
+        var config = new
+        {
+            Servers = new { s = Mcp.Server(upstreams: "http://127.0.0.1:9/mcp") },
+            Tls = new
+            {
+                certificates.CertificateFile, certificates.KeyFile, ClientCertificateMode = "Require",
+                ClientCaFile = certificates.WriteCaBundle(), ClientCrlFile = crlFile, ClientCrlCheck = "Leaf",
+            },
+        };
+        await using (var edge = await EdgeProcess.LaunchAsync(config, $"https://127.0.0.1:{PeerProcess.FreePort()}", "--check"))
+        {
+            Assert.Equal(0, await edge.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Contains(edge.Output, l => l.StartsWith($"tls: certificate CN=edge, valid until {edgeCertificate.NotAfter.ToUniversalTime():u}, 1 intermediate(s); client certificates Require, chaining to 1 root(s) with 1 other CA certificate(s), revocation checked (Leaf): 2 CRL(s), 1 revoked, earliest nextUpdate ", StringComparison.Ordinal));
+        }
+
+        using var otherCa = new TestCertificates();
+        certificates.WriteCrlFile(otherCa.Crl(ofRoot: true, []));
+        await using (var edge = await EdgeProcess.LaunchAsync(config, $"https://127.0.0.1:{PeerProcess.FreePort()}", "--check"))
+        {
+            Assert.Equal(2, await edge.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Contains(edge.Output, l => l.Contains("McpEdge:Tls:ClientCrlFile: '" + crlFile + "': CRL 1 of the file (issuer CN=McpEdge test root) is not signed by the key", StringComparison.Ordinal));
+        }
     }
 
     [Fact]

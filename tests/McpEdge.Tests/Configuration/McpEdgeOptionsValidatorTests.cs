@@ -71,14 +71,17 @@ public class McpEdgeOptionsValidatorTests
     [InlineData("Require", null, true, "McpEdge:Tls:ClientCaFile: required with ClientCertificateMode Require: the PEM bundle of the CAs client certificates must chain to.")]
     [InlineData("Allow", "/no/such/ca.crt", true, "McpEdge:Tls:ClientCaFile: the file '/no/such/ca.crt' does not exist.")]
     [InlineData("Require", "/etc/hosts", false, "McpEdge:Tls:ClientCertificateMode: client certificates need the listener's own certificate from McpEdge:Tls (CertificateFile and KeyFile).")]
-    public void Validate_ClientCertificates_NeedAModeACaFileAndTheListenersCertificate(string mode, string? caFile, bool withCertificate, string expected)
+    [InlineData("None", null, true, "McpEdge:Tls:ClientCrlFile: revocation lists apply to client certificates; set ClientCertificateMode to Allow or Require with a ClientCaFile, or remove ClientCrlFile.", "/etc/hosts")]
+    [InlineData("Require", "/etc/hosts", true, "McpEdge:Tls:ClientCrlFile: the file '/no/such.crl' does not exist.", "/no/such.crl")]
+    [InlineData("Require", "/etc/hosts", true, "McpEdge:Tls:ClientCrlCheck: 'Intermediates' is not a choice; use Chain (every certificate of the client's chain needs its issuer's CRL) or Leaf (the client certificate only).", "/etc/hosts", "Intermediates")]
+    public void Validate_ClientCertificates_NeedAModeACaFileAndTheListenersCertificate(string mode, string? caFile, bool withCertificate, string expected, string? crlFile = null, string crlCheck = "leaf")
     {
         var options = WithServer("s", new McpServerOptions { Upstreams = ["http://127.0.0.1:1/mcp"] }) with
         {
             Tls = new TlsOptions
             {
                 CertificateFile = withCertificate ? "/etc/hosts" : null, KeyFile = withCertificate ? "/etc/hosts" : null,
-                ClientCertificateMode = mode, ClientCaFile = caFile,
+                ClientCertificateMode = mode, ClientCaFile = caFile, ClientCrlFile = crlFile, ClientCrlCheck = crlCheck,
             },
         };
 

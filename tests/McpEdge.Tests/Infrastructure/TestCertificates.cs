@@ -72,6 +72,33 @@ public sealed class TestCertificates : IDisposable
         return (certificate, key);
     }
 
+    /// <summary>The intermediate CA (with its key), which issues every certificate of <see cref="Issue"/> and <see cref="IssueClient"/>.</summary>
+    public X509Certificate2 Intermediate => _intermediate;
+
+    /// <summary>
+    /// A CRL (PEM) of the root (<paramref name="ofRoot"/>) or of the intermediate, signed by its key,
+    /// listing <paramref name="revoked"/>; current from 5 minutes ago for an hour unless told otherwise.
+    /// </summary>
+    public string Crl(bool ofRoot, IEnumerable<X509Certificate2> revoked, DateTimeOffset? thisUpdate = null, DateTimeOffset? nextUpdate = null)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var builder = new CertificateRevocationListBuilder();
+        foreach (var certificate in revoked)
+        {
+            builder.AddEntry(certificate, now.AddMinutes(-1), X509RevocationReason.KeyCompromise);
+        }
+        var der = builder.Build(ofRoot ? Root : _intermediate, Interlocked.Increment(ref _serial), nextUpdate ?? now.AddHours(1), HashAlgorithmName.SHA256, thisUpdate: thisUpdate ?? now.AddMinutes(-5));
+        return PemEncoding.WriteString("X509 CRL", der) + "\n";
+    }
+
+    /// <summary>Writes <paramref name="pem"/> as <c>clients.crl</c>, replacing it at once, and returns its path.</summary>
+    public string WriteCrlFile(string pem)
+    {
+        var file = Path.Combine(Directory, "clients.crl");
+        Replace(file, pem);
+        return file;
+    }
+
     /// <summary>Writes <see cref="Root"/> as <c>ca.crt</c> (a CA bundle of one) and returns its path.</summary>
     public string WriteRoot()
     {

@@ -178,21 +178,7 @@ public class ListenerTests
         var ours = WithKey(certificates.IssueClient("agent-ours"));
         var theirs = WithKey(otherCa.IssueClient("agent-theirs"));
 
-        async Task<bool> GetsInAsync(X509Certificate2 clientCertificate)
-        {
-            var handler = certificates.TrustingOnlyTheRoot();
-            handler.SslOptions.ClientCertificates = [clientCertificate];
-            using var client = new HttpClient(handler) { BaseAddress = edge.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
-            try
-            {
-                using var response = await client.GetAsync("/healthz");
-                return response.StatusCode == HttpStatusCode.OK;
-            }
-            catch (HttpRequestException)
-            {
-                return false; // the handshake failed
-            }
-        }
+        Task<bool> GetsInAsync(X509Certificate2 clientCertificate) => GetsInWithAsync(certificates, edge.BaseAddress, clientCertificate);
         void ReplaceCaFile(string pem)
         {
             File.WriteAllText(caFile + ".new", pem);
@@ -212,6 +198,73 @@ public class ListenerTests
         Assert.False(reloader.Check());
         Assert.True(await GetsInAsync(theirs));
         Assert.False(await GetsInAsync(ours));
+    }
+
+    /// <summary>
+    /// Tls:ClientCrlFile: a client certificate its issuer's CRL lists fails the handshake while the
+    /// others get in; a new CRL file applies to new handshakes at the next check, one that does not
+    /// load leaves the lists in use, and a CRL the client CA did not sign stops the start.
+    /// </summary>
+    [Fact]
+    public async Task McpEdgeTls_ClientCrlFile_RefusesRevokedCertificates_AndReloads()
+    {
+        using var certificates = new TestCertificates();
+        certificates.IssueAndWrite("edge");
+        var agent1 = WithKey(certificates.IssueClient("agent-1"));
+        var agent2 = WithKey(certificates.IssueClient("agent-2"));
+        var crlFile = certificates.WriteCrlFile(certificates.Crl(ofRoot: true, []) + certificates.Crl(ofRoot: false, [agent1]));
+        var tls = new
+        {
+            certificates.CertificateFile, certificates.KeyFile, ClientCertificateMode = "Require",
+            ClientCaFile = certificates.WriteCaBundle(), ClientCrlFile = crlFile,
+        };
+        await using (var edge = await TestEdge.StartAsync(new { Servers = new { s = Mcp.Server(upstreams: ["http://127.0.0.1:9/mcp"]) }, Tls = tls }, "--urls", "https://127.0.0.1:0"))
+        {
+            var reloader = edge.Services.GetRequiredService<TlsCertificateReloader>();
+            Assert.False(await GetsInWithAsync(certificates, edge.BaseAddress, agent1));
+            Assert.True(await GetsInWithAsync(certificates, edge.BaseAddress, agent2));
+
+            certificates.WriteCrlFile(certificates.Crl(ofRoot: true, []) + certificates.Crl(ofRoot: false, [agent2]));
+            Assert.True(reloader.Check()); // what the timer does every Tls:CheckInterval
+            Assert.True(await GetsInWithAsync(certificates, edge.BaseAddress, agent1));
+            Assert.False(await GetsInWithAsync(certificates, edge.BaseAddress, agent2));
+
+            certificates.WriteCrlFile("not a CRL\n");
+            Assert.False(reloader.Check());
+            Assert.True(await GetsInWithAsync(certificates, edge.BaseAddress, agent1));
+            Assert.False(await GetsInWithAsync(certificates, edge.BaseAddress, agent2));
+
+            var handler = certificates.TrustingOnlyTheRoot();
+            handler.SslOptions.ClientCertificates = [agent1];
+            using var client = new HttpClient(handler) { BaseAddress = edge.BaseAddress };
+            var metrics = await client.GetStringAsync("/metrics");
+            Assert.Matches("""mcpedge_tls_client_certificate_refusals_total\{[^}]*reason="revoked"[^}]*\} [1-9]""", metrics); // HttpClient tries a refused handshake more than once
+            Assert.Matches("""mcpedge_tls_certificate_reloads_total\{[^}]*file="client_crl"[^}]*result="rejected"[^}]*\} 1""", metrics);
+            Assert.Matches(@"mcpedge_tls_client_crl_next_update_seconds 3[0-9]{3}(\.|\s)", metrics); // an hour ahead, less a few seconds
+        }
+
+        using var impostor = new TestCertificates();
+        certificates.WriteCrlFile(certificates.Crl(ofRoot: true, []) + impostor.Crl(ofRoot: false, []));
+        var refused = await Assert.ThrowsAsync<McpEdgeConfigurationException>(() => TestEdge.StartAsync(
+            new { Servers = new { s = Mcp.Server(upstreams: ["http://127.0.0.1:9/mcp"]) }, Tls = tls }, "--urls", "https://127.0.0.1:0"));
+        Assert.Equal($"McpEdge:Tls:ClientCrlFile: '{crlFile}': CRL 2 of the file (issuer CN=McpEdge test intermediate) is not signed by the key of the client CA of that name, or that CA's key usage does not allow signing CRLs.", Assert.Single(refused.Errors));
+    }
+
+    /// <summary>Whether a TLS handshake with <paramref name="clientCertificate"/> succeeds and <c>/healthz</c> answers.</summary>
+    private static async Task<bool> GetsInWithAsync(TestCertificates certificates, Uri edge, X509Certificate2 clientCertificate)
+    {
+        var handler = certificates.TrustingOnlyTheRoot();
+        handler.SslOptions.ClientCertificates = [clientCertificate];
+        using var client = new HttpClient(handler) { BaseAddress = edge, Timeout = TimeSpan.FromSeconds(30) };
+        try
+        {
+            using var response = await client.GetAsync("/healthz");
+            return response.StatusCode == HttpStatusCode.OK;
+        }
+        catch (HttpRequestException)
+        {
+            return false; // the handshake failed
+        }
     }
 
     private static X509Certificate2 WithKey((X509Certificate2 Certificate, System.Security.Cryptography.ECDsa Key) issued) =>
