@@ -68,6 +68,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if include "mcpedge.clientCertificates" . -}}
 {{- $_ := set $tls "ClientCertificateMode" (include "mcpedge.clientCertificates" .) -}}
 {{- $_ := set $tls "ClientCaFile" "/etc/mcpedge/client-ca/ca.crt" -}}
+{{- if include "mcpedge.clientCrl" . -}}
+{{- $_ := set $tls "ClientCrlFile" "/etc/mcpedge/client-crl/crl.pem" -}}
+{{- $_ := set $tls "ClientCrlCheck" (.Values.tls.clientCertificates.crlCheck | default "Chain") -}}
+{{- end -}}
+{{- else if include "mcpedge.clientCrl" . -}}
+{{- fail "tls.clientCertificates.crlSecretName: revocation lists apply to client certificates; set tls.clientCertificates.mode to Allow or Require" -}}
 {{- end -}}
 {{- $_ := set $edge "Tls" $tls -}}
 {{- else if include "mcpedge.clientCertificates" . -}}
@@ -97,6 +103,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- $mode -}}
 {{- end -}}
+{{- end -}}
+
+{{/* The Secret of the client CAs' revocation lists (values: tls.clientCertificates.crlSecretName), else empty. */}}
+{{- define "mcpedge.clientCrl" -}}
+{{- ((.Values.tls | default dict).clientCertificates | default dict).crlSecretName | default "" -}}
 {{- end -}}
 
 {{/* The container's (and the Service's) port name: https with TLS, else http. */}}

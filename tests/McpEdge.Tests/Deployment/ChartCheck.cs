@@ -133,7 +133,7 @@ public static class ChartCheck
 
     /// <summary>
     /// Builds (not starts) the edge on the rendered file, with the mounted files (session keys, and
-    /// the TLS secret's pair and the client CA bundle when the file names them) replaced by local ones; the error, or null.
+    /// the TLS secret's pair, the client CA bundle and the client CRLs when the file names them) replaced by local ones; the error, or null.
     /// </summary>
     private static async Task<string?> EdgeRefusesAsync(string configFile, string directory)
     {
@@ -151,6 +151,10 @@ public static class ChartCheck
                 if (tls.TryGetProperty("ClientCaFile", out _))
                 {
                     args.Add("--McpEdge:Tls:ClientCaFile=" + certificates.WriteCaBundle());
+                }
+                if (tls.TryGetProperty("ClientCrlFile", out _))
+                {
+                    args.Add("--McpEdge:Tls:ClientCrlFile=" + certificates.WriteCrlFile(certificates.Crl(ofRoot: true, []) + certificates.Crl(ofRoot: false, [])));
                 }
             }
         }

@@ -159,6 +159,23 @@ public class DeploymentTests(ITestOutputHelper output)
         var tls = await RenderedTlsAsync(result);
         Assert.Equal("Require", tls.GetProperty("ClientCertificateMode").GetString());
         Assert.Equal("/etc/mcpedge/client-ca/ca.crt", tls.GetProperty("ClientCaFile").GetString());
+        Assert.False(tls.TryGetProperty("ClientCrlFile", out _));
+        Assert.DoesNotContain("client-crl", result.Manifest);
+    }
+
+    [Fact]
+    public async Task Chart_WithClientCrls_MountsTheirSecret_AndConfiguresTheRevocationCheck()
+    {
+        var result = await ChartCheck.RunAsync("""
+            tls: { secretName: edge-tls, clientCertificates: { mode: Require, caSecretName: agents-ca, crlSecretName: agents-crl, crlCheck: Leaf } }
+            """);
+
+        Assert.True(result.FailedStage is null, $"{result.FailedStage}: {result.Output}");
+        Assert.Matches(@"- name: client-crl\n\s+mountPath: /etc/mcpedge/client-crl\n\s+readOnly: true", result.Manifest);
+        Assert.Matches(@"- name: client-crl\n\s+secret:\n\s+secretName: agents-crl", result.Manifest);
+        var tls = await RenderedTlsAsync(result);
+        Assert.Equal("/etc/mcpedge/client-crl/crl.pem", tls.GetProperty("ClientCrlFile").GetString());
+        Assert.Equal("Leaf", tls.GetProperty("ClientCrlCheck").GetString());
     }
 
     /// <summary>The <c>McpEdge:Tls</c> section of the edge configuration the chart rendered.</summary>
@@ -209,6 +226,8 @@ public class DeploymentTests(ITestOutputHelper output)
     [InlineData("tls: { secretName: edge-tls, clientCertificates: { mode: Always } }", "schema", "must be equal to one of the allowed values")]
     [InlineData("tls: { secretName: edge-tls, clientCertificates: { mode: Require } }", "render", "tls.clientCertificates.caSecretName")]
     [InlineData("tls: { clientCertificates: { mode: Allow, caSecretName: agents-ca } }", "render", "need TLS on the listener")]
+    [InlineData("tls: { secretName: edge-tls, clientCertificates: { crlSecretName: agents-crl } }", "render", "tls.clientCertificates.crlSecretName: revocation lists apply to client certificates")]
+    [InlineData("tls: { secretName: edge-tls, clientCertificates: { mode: Require, caSecretName: agents-ca, crlCheck: Root } }", "schema", "must be equal to one of the allowed values")]
     [InlineData("autoscaling: { minReplicas: 5, maxReplicas: 2 }", "kubernetes", "minReplicas > maxReplicas")]
     [InlineData("securityContext: { runAsUser: root }", "kubernetes", "runAsUser must be integer")]
     [InlineData("podSecurityContext: { seccompProfile: { type: Sometimes } }", "kubernetes", "seccompProfile/type must be equal to one of the allowed values")]
