@@ -87,8 +87,8 @@ public sealed partial class TlsCertificateReloader : IDisposable
         {
             _lastClientFilesTried = ReadClientFiles(out var unreadable)
                 ?? throw new McpEdgeConfigurationException([$"{McpEdgeOptions.SectionName}:Tls:{unreadable}"]);
-            _client = LoadClientTrust(_lastClientFilesTried, out var clientError, out _)
-                ?? throw new McpEdgeConfigurationException([$"{McpEdgeOptions.SectionName}:Tls:{clientError}"]);
+            _client = LoadClientTrust(_lastClientFilesTried, out var clientError, out var crlFailed)
+                ?? throw new McpEdgeConfigurationException([$"{McpEdgeOptions.SectionName}:Tls:{(crlFailed ? $"ClientCrlFile: '{_options.ClientCrlFile}'" : "ClientCaFile")}: {clientError}"]);
             LogCrlsInUse(_client);
         }
         WarnIfOutsideValidity(loaded.Certificate);
@@ -231,15 +231,14 @@ public sealed partial class TlsCertificateReloader : IDisposable
 
     /// <summary>
     /// The bundle's policy and, with <see cref="TlsOptions.ClientCrlFile"/>, its CRLs checked against
-    /// the bundle; null with <paramref name="error"/> (starting with the setting at fault) and
-    /// <paramref name="crlFailed"/> when either does not load.
+    /// the bundle; null with <paramref name="error"/> and <paramref name="crlFailed"/> (whether the
+    /// CRL file, not the bundle, is at fault) when either does not load.
     /// </summary>
     private ClientTrust? LoadClientTrust((string Ca, string? Crl) files, out string? error, out bool crlFailed)
     {
         crlFailed = false;
         if (ClientPolicy(files.Ca, _options.ClientCaFile!, out error) is not { } policy)
         {
-            error = $"ClientCaFile: {error}";
             return null;
         }
         if (files.Crl is null)
@@ -249,10 +248,9 @@ public sealed partial class TlsCertificateReloader : IDisposable
         var authorities = new X509Certificate2Collection();
         authorities.AddRange(policy.CustomTrustStore);
         authorities.AddRange(policy.ExtraStore);
-        if (CertificateRevocationLists.Load(files.Crl, authorities, out var crlError) is not { } lists)
+        if (CertificateRevocationLists.Load(files.Crl, authorities, out error) is not { } lists)
         {
             crlFailed = true;
-            error = $"ClientCrlFile: '{_options.ClientCrlFile}': {crlError}";
             return null;
         }
         return new ClientTrust(policy, lists);
@@ -486,7 +484,7 @@ public sealed partial class TlsCertificateReloader : IDisposable
     [LoggerMessage(EventId = 113, Level = LogLevel.Information, Message = "Client CRL file {ClientCrlFile} in use: {Crls} CRL(s), {Revoked} revoked serial number(s), earliest nextUpdate {NextUpdate:u}.")]
     private static partial void LogCrlLoaded(ILogger logger, string clientCrlFile, int crls, int revoked, DateTime? nextUpdate);
 
-    [LoggerMessage(EventId = 114, Level = LogLevel.Warning, Message = "Client CRL file {ClientCrlFile} (or the client CA file it is checked against) changed but was not loaded, so the CRLs in use stay: {Reason}")]
+    [LoggerMessage(EventId = 114, Level = LogLevel.Warning, Message = "Client CRL file {ClientCrlFile} (or the client CA file its CRLs are checked against) changed but was not loaded, so the CRLs and CAs in use stay: {Reason}")]
     private static partial void LogCrlRejected(ILogger logger, string clientCrlFile, string reason);
 
     [LoggerMessage(EventId = 116, Level = LogLevel.Warning, Message = "Client CRL file {ClientCrlFile}: the CRL(s) of {Issuers} match no certificate of McpEdge:Tls:ClientCaFile and are not used.")]
