@@ -487,25 +487,27 @@ public sealed record OperationScopeOptions
 /// <summary>
 /// How the edge asks the authorization server about an opaque access token (RFC 7662 §2): a POST
 /// of <c>token</c> to its introspection endpoint, authenticated as a confidential client with HTTP
-/// Basic (<c>client_secret_basic</c>, RFC 6749 §2.3.1) or with a signed JWT (<c>private_key_jwt</c>,
-/// RFC 7523 §2.2).
+/// Basic (<c>client_secret_basic</c>, RFC 6749 §2.3.1), with the secret in the form
+/// (<c>client_secret_post</c>, the same section) or with a signed JWT (<c>private_key_jwt</c>, RFC 7523 §2.2).
 /// </summary>
 public sealed record TokenIntrospectionOptions
 {
     /// <summary>The client authentication method names this record knows (RFC 8414 §2, <c>token_endpoint_auth_methods_supported</c> values).</summary>
-    public static readonly IReadOnlyList<string> ClientAuthenticationMethods = ["client_secret_basic", "private_key_jwt"];
+    public static readonly IReadOnlyList<string> ClientAuthenticationMethods = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
 
     /// <summary>The edge's client id at the authorization server. Empty: introspection off (opaque tokens get 401).</summary>
     public string? ClientId { get; init; }
 
     /// <summary>
     /// How the edge authenticates: <c>client_secret_basic</c> (the default: <see cref="ClientSecret"/>
-    /// in HTTP Basic) or <c>private_key_jwt</c> (a JWT signed with <see cref="PrivateKeyFile"/>, a
+    /// in HTTP Basic), <c>client_secret_post</c> (<c>client_id</c> and <c>client_secret</c> in the
+    /// form body, for servers that take no Basic; RFC 6749 §2.3.1 calls it NOT RECOMMENDED where
+    /// Basic works) or <c>private_key_jwt</c> (a JWT signed with <see cref="PrivateKeyFile"/>, a
     /// minute long, sent as <c>client_assertion</c>; RFC 7523 §2.2 and §3, OpenID Connect Core 1.0 §9).
     /// </summary>
     public string ClientAuthentication { get; init; } = "client_secret_basic";
 
-    /// <summary>Its client secret. Required with <c>client_secret_basic</c>; best given in the environment (<c>McpEdge__Servers__{name}__Authentication__Introspection__ClientSecret</c>).</summary>
+    /// <summary>Its client secret. Required with <c>client_secret_basic</c> and <c>client_secret_post</c>; best given in the environment (<c>McpEdge__Servers__{name}__Authentication__Introspection__ClientSecret</c>).</summary>
     public string? ClientSecret { get; init; }
 
     /// <summary>

@@ -534,17 +534,19 @@ public static partial class McpEdgeOptionsValidator
     /// <summary>The client authentication of <see cref="TokenIntrospectionOptions"/>: a known method and exactly the settings it uses.</summary>
     private static void ValidateIntrospectionClient(List<string> errors, string at, TokenIntrospectionOptions introspection)
     {
-        if (introspection.ClientAuthentication == "client_secret_basic")
+        if (introspection.ClientAuthentication is "client_secret_basic" or "client_secret_post")
         {
             if (string.IsNullOrEmpty(introspection.ClientSecret))
             {
-                errors.Add($"{at}:ClientSecret: required with ClientId (the edge authenticates to the introspection endpoint with HTTP Basic, RFC 7662 §2.1); or set ClientAuthentication to private_key_jwt with a PrivateKeyFile.");
+                errors.Add(introspection.ClientAuthentication == "client_secret_basic"
+                    ? $"{at}:ClientSecret: required with ClientId (the edge authenticates to the introspection endpoint with HTTP Basic, RFC 7662 §2.1); or set ClientAuthentication to private_key_jwt with a PrivateKeyFile."
+                    : $"{at}:ClientSecret: required with client_secret_post (the edge sends it in the form body, RFC 6749 §2.3.1).");
             }
             foreach (var (name, value) in new[] { ("PrivateKeyFile", introspection.PrivateKeyFile), ("KeyId", introspection.KeyId), ("AssertionAudience", introspection.AssertionAudience) })
             {
                 if (!string.IsNullOrEmpty(value))
                 {
-                    errors.Add($"{at}:{name}: used only with ClientAuthentication private_key_jwt (it is client_secret_basic).");
+                    errors.Add($"{at}:{name}: used only with ClientAuthentication private_key_jwt (it is {introspection.ClientAuthentication}).");
                 }
             }
             return;

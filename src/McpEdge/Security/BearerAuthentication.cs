@@ -348,8 +348,15 @@ internal sealed class ServerBearerAuthenticator
                 form.Add(new("client_assertion_type", ClientAssertionSigner.AssertionType));
                 form.Add(new("client_assertion", assertion));
             }
+            var inForm = settings.ClientAuthentication == "client_secret_post";
+            if (inForm)
+            {
+                // RFC 6749 §2.3.1: the same credentials as form parameters, no Authorization header.
+                form.Add(new("client_id", settings.ClientId!));
+                form.Add(new("client_secret", settings.ClientSecret ?? ""));
+            }
             using var request = new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = new FormUrlEncodedContent(form) };
-            if (_assertions is null)
+            if (_assertions is null && !inForm)
             {
                 // RFC 6749 §2.3.1: client id and secret form-urlencoded, then Basic.
                 var credentials = Uri.EscapeDataString(settings.ClientId!) + ":" + Uri.EscapeDataString(settings.ClientSecret ?? "");

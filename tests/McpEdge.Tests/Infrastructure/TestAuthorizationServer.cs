@@ -41,6 +41,13 @@ public sealed class TestAuthorizationServer : IAsyncDisposable
     /// </summary>
     public SecurityKey? IntrospectionClientKey { get; set; }
 
+    /// <summary>
+    /// When true (and no <see cref="IntrospectionClientKey"/>), the introspection endpoint takes
+    /// <c>client_secret_post</c> instead of HTTP Basic: <c>client_id</c> and <c>client_secret</c> of
+    /// <see cref="IntrospectionClient"/> in the form, and no <c>Authorization</c> header.
+    /// </summary>
+    public bool IntrospectionClientInForm { get; set; }
+
     /// <summary>The last client assertion the introspection endpoint accepted.</summary>
     public JsonWebToken? LastClientAssertion { get; private set; }
 
@@ -180,7 +187,9 @@ public sealed class TestAuthorizationServer : IAsyncDisposable
                     ["token_endpoint_auth_methods_supported"] = new[] { "none" },
                 });
             case "/introspect":
-                return IntrospectionClientKey is { } clientKey ? IntrospectWithAssertionAsync(context, body, clientKey) : IntrospectWithBasicAsync(context, body);
+                return IntrospectionClientKey is { } clientKey ? IntrospectWithAssertionAsync(context, body, clientKey)
+                    : IntrospectionClientInForm ? IntrospectWithFormSecretAsync(context, body)
+                    : IntrospectWithBasicAsync(context, body);
             case "/jwks":
                 var jwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(_key);
                 context.Response.ContentType = "application/json";
@@ -198,6 +207,17 @@ public sealed class TestAuthorizationServer : IAsyncDisposable
     {
         var expected = "Basic " + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(IntrospectionClient.Id + ":" + IntrospectionClient.Secret));
         if (context.Request.Headers.Authorization != expected)
+        {
+            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            return Task.CompletedTask;
+        }
+        return IntrospectAsync(context, body);
+    }
+
+    private Task IntrospectWithFormSecretAsync(HttpContext context, string body)
+    {
+        var form = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(body);
+        if (context.Request.Headers.Authorization.Count > 0 || form["client_id"] != IntrospectionClient.Id || form["client_secret"] != IntrospectionClient.Secret)
         {
             context.Response.StatusCode = StatusCodes.Status401Unauthorized;
             return Task.CompletedTask;

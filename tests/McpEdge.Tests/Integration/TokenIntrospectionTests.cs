@@ -250,6 +250,33 @@ public class TokenIntrospectionTests
     }
 
     /// <summary>
+    /// client_secret_post (RFC 6749 §2.3.1): the client id and secret go in the form, with no
+    /// Authorization header, to a server that takes nothing else; an edge that sends Basic to it is refused.
+    /// </summary>
+    [Fact]
+    public async Task ClientSecretPost_SendsTheCredentialsInTheForm()
+    {
+        await using (var s = await StartAsync(introspection: issuer => new
+        {
+            ClientId = issuer.IntrospectionClient.Id, ClientAuthentication = "client_secret_post", ClientSecret = issuer.IntrospectionClient.Secret,
+        }))
+        {
+            s.Issuer.IntrospectionClientInForm = true;
+            using var response = await s.CallAsync(s.Issuer.IssueOpaque(Resource, scope: Scope));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(1, s.Issuer.Introspections);
+        }
+
+        await using (var basic = await StartAsync())
+        {
+            basic.Issuer.IntrospectionClientInForm = true;
+            using var response = await basic.CallAsync(basic.Issuer.IssueOpaque(Resource, scope: Scope));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Equal(0, basic.Issuer.Introspections);
+        }
+    }
+
+    /// <summary>
     /// private_key_jwt (RFC 7523 §2.2): every introspection call carries a new assertion signed with
     /// the key file's key (the server refuses a replayed jti and anything but iss = sub = the client
     /// id, aud = the issuer); a renewed key file is used from the next call on, and one that does not
@@ -344,8 +371,10 @@ public class TokenIntrospectionTests
             var both = await ErrorsFor(new { ClientId = "edge", ClientAuthentication = "private_key_jwt", ClientSecret = "s", PrivateKeyFile = publicOnly });
             Assert.Contains(both, e => e.Contains("Introspection:ClientSecret: not used with private_key_jwt", StringComparison.Ordinal));
             Assert.Contains(both, e => e.Contains("Introspection:PrivateKeyFile: '" + publicOnly + "': it holds no unencrypted RSA or EC private key", StringComparison.Ordinal));
-            Assert.Contains("Introspection:ClientAuthentication: 'client_secret_post' is not a method the edge speaks",
-                Assert.Single(await ErrorsFor(new { ClientId = "edge", ClientAuthentication = "client_secret_post", ClientSecret = "s" })));
+            Assert.Contains("Introspection:ClientAuthentication: 'tls_client_auth' is not a method the edge speaks; use client_secret_basic or client_secret_post or private_key_jwt.",
+                Assert.Single(await ErrorsFor(new { ClientId = "edge", ClientAuthentication = "tls_client_auth", ClientSecret = "s" })));
+            Assert.Contains("Introspection:ClientSecret: required with client_secret_post",
+                Assert.Single(await ErrorsFor(new { ClientId = "edge", ClientAuthentication = "client_secret_post" })));
             Assert.Contains("Introspection:PrivateKeyFile: used only with ClientAuthentication private_key_jwt",
                 Assert.Single(await ErrorsFor(new { ClientId = "edge", ClientSecret = "s", PrivateKeyFile = publicOnly })));
         }
