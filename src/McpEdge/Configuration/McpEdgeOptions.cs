@@ -598,6 +598,21 @@ public sealed record McpServerOptions
     public List<string> Upstreams { get; init; } = [];
 
     /// <summary>
+    /// Where the replicas come from: <c>Static</c> (the default: each URL of <see cref="Upstreams"/>
+    /// is one replica) or <c>Dns</c>: each URL names a host whose addresses (A and AAAA records) are
+    /// the replicas, looked up again every <see cref="DnsRefreshInterval"/>, as Envoy's
+    /// <c>STRICT_DNS</c> clusters do. Meant for a Kubernetes headless Service
+    /// (<c>http://github-mcp-headless.mcp.svc.cluster.local:3001/mcp</c>), whose name resolves to
+    /// the ready pods: each pod becomes a destination of its own, so sessions, health and the
+    /// load-balancing policies see pods, not one Service address. Requests to a resolved replica
+    /// carry the name as <c>Host</c> (and as TLS server name). See <see cref="Discovery.DnsUpstreamDiscovery"/>.
+    /// </summary>
+    public string Discovery { get; init; } = UpstreamDiscoveryModes.Static;
+
+    /// <summary>With <see cref="Discovery"/> <c>Dns</c>: time between two lookups of each name. Default 5 s; at least 1 s.</summary>
+    public TimeSpan DnsRefreshInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// The HTTP version spoken to the replicas: <c>auto</c> (the default: HTTP/2 to an <c>https</c>
     /// replica that offers it, else HTTP/1.1), <c>1.1</c>, or <c>2</c> (to an <c>http</c> replica,
     /// cleartext HTTP/2 with prior knowledge, "h2c", RFC 9113 §3.3). See <see cref="UpstreamHttpVersions"/>.
@@ -821,4 +836,20 @@ public sealed record SecurityOptions
 
     /// <summary>The effective host list.</summary>
     public IReadOnlyList<string> EffectiveAllowedHosts => AllowedHosts.Count > 0 ? AllowedHosts : DefaultAllowedHosts;
+}
+
+/// <summary>The values of <see cref="McpServerOptions.Discovery"/>.</summary>
+public static class UpstreamDiscoveryModes
+{
+    /// <summary>Each upstream URL is one replica.</summary>
+    public const string Static = "Static";
+
+    /// <summary>Each upstream URL's host name resolves to the replicas.</summary>
+    public const string Dns = "Dns";
+
+    /// <summary>Both, for messages.</summary>
+    public static readonly IReadOnlyList<string> All = [Static, Dns];
+
+    /// <summary>Whether <paramref name="server"/> finds its replicas by DNS.</summary>
+    public static bool UsesDns(McpServerOptions server) => server.Discovery.Equals(Dns, StringComparison.OrdinalIgnoreCase);
 }

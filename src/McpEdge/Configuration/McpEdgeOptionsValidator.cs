@@ -91,6 +91,18 @@ public static partial class McpEdgeOptionsValidator
                 {
                     errors.Add($"{at}:Upstreams:{i}: '{url}' is listed twice.");
                 }
+                else if (UpstreamDiscoveryModes.UsesDns(server) && uri.HostNameType != UriHostNameType.Dns)
+                {
+                    errors.Add($"{at}:Upstreams:{i}: '{url}' names no host to resolve; with Discovery Dns each URL names a DNS name (a headless Service), or set Discovery to Static.");
+                }
+            }
+            if (!UpstreamDiscoveryModes.All.Contains(server.Discovery, StringComparer.OrdinalIgnoreCase))
+            {
+                errors.Add($"{at}:Discovery: '{server.Discovery}' is not a mode; use Static (each URL is a replica) or Dns (each URL's host name resolves to the replicas).");
+            }
+            if (server.DnsRefreshInterval < TimeSpan.FromSeconds(1))
+            {
+                errors.Add($"{at}:DnsRefreshInterval: '{server.DnsRefreshInterval}' must be at least 00:00:01 (default 00:00:05).");
             }
 
             ValidateUpstreamTls(errors, at, server);

@@ -14,9 +14,10 @@ namespace McpEdge.Configuration;
 /// <item>route <c>{name}</c> matching the public path exactly (every method), to cluster <c>{name}</c>;</item>
 /// <item>for the <c>sse</c> transport, route <c>{name}/message</c> matching <c>{path}/message</c> (POST),
 /// where the rewritten <c>endpoint</c> event sends clients;</item>
-/// <item>cluster <c>{name}</c> with one destination per upstream replica, id
-/// <see cref="DestinationId(Uri)"/> (stable across reloads and edge replicas, so that sealed
-/// sessions keep routing), the configured load-balancing policy, and
+/// <item>cluster <c>{name}</c> with one destination per upstream replica (with
+/// <see cref="McpServerOptions.Discovery"/> <c>Dns</c>, per address the names resolve to, with the
+/// name as the destination's <c>Host</c>), id <see cref="DestinationId(Uri)"/> (stable across
+/// reloads and edge replicas, so that sealed sessions keep routing), the configured load-balancing policy, and
 /// <see cref="TimeoutOptions.Response"/> as the activity timeout.</item>
 /// </list>
 /// Route and cluster metadata carry what the MCP transforms need (<see cref="MetadataKeys"/>).
@@ -82,7 +83,9 @@ public static class McpProxyConfigBuilder
     /// <summary>Builds the routes and clusters. The options must have passed <see cref="McpEdgeOptionsValidator"/>.</summary>
     /// <param name="options">The options in force.</param>
     /// <param name="upstreamTlsFingerprint">A server's upstream TLS fingerprint (<see cref="Forwarder.UpstreamTlsContext.Fingerprint"/>), null without; it goes into the cluster's metadata.</param>
-    public static (IReadOnlyList<RouteConfig> Routes, IReadOnlyList<ClusterConfig> Clusters) Build(McpEdgeOptions options, Func<string, string?>? upstreamTlsFingerprint = null)
+    /// <param name="resolved">A <c>Dns</c> server's replicas now (<see cref="Discovery.DnsUpstreamDiscovery.Get"/>); null for a <c>Static</c> one, whose <see cref="McpServerOptions.Upstreams"/> are its replicas.</param>
+    public static (IReadOnlyList<RouteConfig> Routes, IReadOnlyList<ClusterConfig> Clusters) Build(McpEdgeOptions options, Func<string, string?>? upstreamTlsFingerprint = null,
+        Func<string, McpServerOptions, IReadOnlyList<Discovery.ResolvedUpstream>?>? resolved = null)
     {
         var routes = new List<RouteConfig>();
         var clusters = new List<ClusterConfig>();
@@ -135,10 +138,9 @@ public static class McpProxyConfigBuilder
             {
                 ClusterId = name,
                 LoadBalancingPolicy = server.LoadBalancingPolicy,
-                Destinations = server.Upstreams.ToDictionary(
-                    u => DestinationId(new Uri(u)),
-                    u => new DestinationConfig { Address = u },
-                    StringComparer.OrdinalIgnoreCase),
+                Destinations = resolved?.Invoke(name, server) is { } replicas
+                    ? replicas.ToDictionary(r => DestinationId(new Uri(r.Address)), r => new DestinationConfig { Address = r.Address, Host = r.Host }, StringComparer.OrdinalIgnoreCase)
+                    : server.Upstreams.ToDictionary(u => DestinationId(new Uri(u)), u => new DestinationConfig { Address = u }, StringComparer.OrdinalIgnoreCase),
                 HttpRequest = new ForwarderRequestConfig
                 {
                     ActivityTimeout = server.Timeouts.Response,

@@ -81,7 +81,7 @@ public sealed partial class McpHealthProbeService : IHostedService, IDisposable
             foreach (var key in _records.Keys)
             {
                 if (!options.Servers.TryGetValue(key.Server, out var server) || !server.HealthCheck.Active.Enabled
-                    || !server.Upstreams.Any(u => McpProxyConfigBuilder.DestinationId(new Uri(u)) == key.Destination))
+                    || (!UpstreamDiscoveryModes.UsesDns(server) && !server.Upstreams.Any(u => McpProxyConfigBuilder.DestinationId(new Uri(u)) == key.Destination)))
                 {
                     _records.TryRemove(key, out _);
                 }
@@ -131,6 +131,14 @@ public sealed partial class McpHealthProbeService : IHostedService, IDisposable
             return; // YARP has not applied the cluster yet.
         }
         var destinations = cluster.Destinations.Values.ToArray();
+        foreach (var key in _records.Keys)
+        {
+            // Replicas that left between rounds (DNS discovery: pods come and go without a configuration change).
+            if (key.Server == server && !cluster.Destinations.ContainsKey(key.Destination))
+            {
+                _records.TryRemove(key, out _);
+            }
+        }
         var results = await Task.WhenAll(destinations.Select(d => ProbeOneAsync(server, options, d, stopping)));
         stopping.ThrowIfCancellationRequested();
         _updater.SetActive(cluster, results.Select(r => r.Health));
@@ -151,8 +159,11 @@ public sealed partial class McpHealthProbeService : IHostedService, IDisposable
         var kind = options.Transport == McpTransports.Sse && active.Probe.Equals(ProbeKinds.Auto, StringComparison.OrdinalIgnoreCase)
             ? ProbeKinds.SseEndpoint
             : active.Probe;
+        var headers = destination.Model.Config.Host is { } host
+            ? new Dictionary<string, string>(active.Headers ?? [], StringComparer.OrdinalIgnoreCase) { ["Host"] = host } // a replica found by DNS: its name, as proxied requests carry it
+            : active.Headers;
         var (result, speaksDiscover) = await _prober.ProbeAsync(new Uri(destination.Model.Config.Address), options.UpstreamHttpVersion, kind, active.Path, active.Timeout,
-            preferSession: record.SpeaksDiscover == false, _tls.Get(server), active.Headers, stopping);
+            preferSession: record.SpeaksDiscover == false, _tls.Get(server), headers, stopping);
         if (speaksDiscover is not null)
         {
             record.SpeaksDiscover = speaksDiscover;

@@ -122,6 +122,8 @@ public static partial class McpEdgeApplication
         // provider YARP's configuration check asks for stays.
         services.RemoveAll<Microsoft.AspNetCore.Authorization.IAuthorizationHandlerProvider>();
         services.AddSingleton<UpstreamTlsStore>();
+        services.TryAddSingleton<Discovery.IUpstreamAddressResolver, Discovery.SystemAddressResolver>();
+        services.AddSingleton<Discovery.DnsUpstreamDiscovery>();
         services.AddSingleton<BearerAuthentication>();
         services.AddCors();
         services.AddSingleton<IForwarderHttpClientFactory, McpForwarderHttpClientFactory>();
@@ -231,7 +233,9 @@ public static partial class McpEdgeApplication
         {
             var active = server.HealthCheck.Active;
             summary.Append("server ").Append(name).Append(": ").Append(McpProxyConfigBuilder.PublicPath(name, server))
-                .Append(" → ").Append(server.Upstreams.Count).Append(server.Upstreams.Count == 1 ? " replica" : " replicas")
+                .Append(" → ").Append(UpstreamDiscoveryModes.UsesDns(server)
+                    ? $"the addresses of {string.Join(", ", server.Upstreams.Select(u => new Uri(u).IdnHost))} (DNS every {server.DnsRefreshInterval}; {app.Services.GetRequiredService<Discovery.DnsUpstreamDiscovery>().Get(name, server)!.Count} now)"
+                    : server.Upstreams.Count == 1 ? "1 replica" : $"{server.Upstreams.Count} replicas")
                 .Append(" (").Append(server.Transport).Append(", ").Append(server.LoadBalancingPolicy)
                 .Append(", probes ").Append(active.Enabled ? $"{active.Probe} every {active.Interval}" : "off")
                 .Append(", ").Append(server.Authentication.IsEnabled ? $"bearer tokens of {server.Authentication.Issuer}" : "no token needed")

@@ -23,6 +23,7 @@ public class ConfigurationCheckTests
             {
                 github = Mcp.Server("LeastResponseTime", upstreams: ["http://127.0.0.1:9/mcp", "http://127.0.0.1:10/mcp"]),
                 files = Mcp.Server(upstreams: "http://127.0.0.1:11/mcp", authentication: new { Issuer = "https://auth.example.com", Resource = "https://mcp.example.com/mcp/files" }),
+                pods = new { Upstreams = new[] { "http://localhost:12/mcp" }, Discovery = "Dns", HealthCheck = new { Active = new { Enabled = false } } },
             },
             Sessions = new { Keys = new[] { "a session key of at least thirty-two characters" } },
         }, urls, "--check");
@@ -37,6 +38,8 @@ public class ConfigurationCheckTests
         Assert.Contains(edge.Output, l => l.StartsWith("admin listener: none", StringComparison.Ordinal));
         Assert.Contains("server files: /mcp/files → 1 replica (streamable-http, RoundRobin, probes off, bearer tokens of https://auth.example.com)", edge.Output);
         Assert.Contains("server github: /mcp/github → 2 replicas (streamable-http, LeastResponseTime, probes off, no token needed)", edge.Output);
+        // localhost: /etc/hosts gives 127.0.0.1, and ::1 where the machine has IPv6.
+        Assert.Contains(edge.Output, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^server pods: /mcp/pods → the addresses of localhost \(DNS every 00:00:05; [12] now\) \(streamable-http, LeastResponseTime, probes off, no token needed\)$"));
         using var client = new TcpClient();
         await Assert.ThrowsAsync<SocketException>(() => client.ConnectAsync(IPAddress.Loopback, port)); // never listened
     }

@@ -48,6 +48,25 @@ public class McpEdgeOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_DnsDiscovery_NeedsHostNamesAKnownModeAndASaneInterval()
+    {
+        var options = new McpEdgeOptions();
+        options.Servers["fine"] = new McpServerOptions { Upstreams = ["http://mcp-headless.mcp.svc.cluster.local:3001/mcp"], Discovery = "dns" };
+        options.Servers["literal"] = new McpServerOptions { Upstreams = ["http://10.0.0.5:3001/mcp", "http://[fd00::5]:3001/mcp"], Discovery = "Dns" };
+        options.Servers["mode"] = new McpServerOptions { Upstreams = ["http://mcp:3001/mcp"], Discovery = "Consul" };
+        options.Servers["fast"] = new McpServerOptions { Upstreams = ["http://mcp:3001/mcp"], Discovery = "Dns", DnsRefreshInterval = TimeSpan.FromMilliseconds(100) };
+        options.Servers["static"] = new McpServerOptions { Upstreams = ["http://10.0.0.5:3001/mcp"] };
+
+        Assert.Equal(
+        [
+            "McpEdge:Servers:fast:DnsRefreshInterval: '00:00:00.1000000' must be at least 00:00:01 (default 00:00:05).",
+            "McpEdge:Servers:literal:Upstreams:0: 'http://10.0.0.5:3001/mcp' names no host to resolve; with Discovery Dns each URL names a DNS name (a headless Service), or set Discovery to Static.",
+            "McpEdge:Servers:literal:Upstreams:1: 'http://[fd00::5]:3001/mcp' names no host to resolve; with Discovery Dns each URL names a DNS name (a headless Service), or set Discovery to Static.",
+            "McpEdge:Servers:mode:Discovery: 'Consul' is not a mode; use Static (each URL is a replica) or Dns (each URL's host name resolves to the replicas).",
+        ], Validate(options).Order());
+    }
+
+    [Fact]
     public void Validate_UpstreamTls_FilesExistPairUpAndNeedAnHttpsReplica()
     {
         var options = new McpEdgeOptions();

@@ -214,6 +214,7 @@ public class DeploymentTests(ITestOutputHelper output)
     [InlineData("service: { port: http }", "schema", "values.service.port: must be integer")]
     [InlineData("servers: null", "schema", "must have required property 'servers'")]
     [InlineData("servers: { s: { Upstreams: [ \"ftp://x/mcp\" ] } }", "schema", "must match pattern")]
+    [InlineData("servers: { s: { Upstreams: [ \"http://x/mcp\" ], Discovery: Consul } }", "schema", "must be equal to one of the allowed values")]
     [InlineData("sessionKeys: { keys: [ short ] }", "schema", "must NOT have fewer than 32 characters")]
     [InlineData("resources: { limits: { memory: lots } }", "schema", "values.resources.limits.memory")]
     [InlineData("logging: { format: xml }", "schema", "must be equal to one of the allowed values")]

@@ -38,10 +38,11 @@ public sealed class TestUpstream : IAsyncDisposable
     /// <param name="handler">Answers each request, given its body.</param>
     /// <param name="http2Only">Serve cleartext HTTP/2 with prior knowledge only (an edge with <c>UpstreamHttpVersion: "2"</c>).</param>
     /// <param name="https">Serve https (<c>https://127.0.0.1:{port}</c>) with these settings: certificate, client certificates.</param>
-    public static async Task<TestUpstream> StartAsync(Func<HttpContext, string, Task> handler, bool http2Only = false, Action<HttpsConnectionAdapterOptions>? https = null)
+    /// <param name="url">Listen here instead of an ephemeral port on 127.0.0.1, e.g. <c>http://127.0.0.2:{port}</c> (another loopback address, as another pod behind one DNS name).</param>
+    public static async Task<TestUpstream> StartAsync(Func<HttpContext, string, Task> handler, bool http2Only = false, Action<HttpsConnectionAdapterOptions>? https = null, string? url = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls(https is null ? "http://127.0.0.1:0" : "https://127.0.0.1:0");
+        builder.WebHost.UseUrls(url ?? (https is null ? "http://127.0.0.1:0" : "https://127.0.0.1:0"));
         if (https is not null)
         {
             builder.WebHost.UseKestrelHttpsConfiguration(); // the slim builder leaves https:// addresses out
@@ -65,8 +66,7 @@ public sealed class TestUpstream : IAsyncDisposable
             await handler(context, body);
         });
         await app.StartAsync();
-        var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        self = new TestUpstream(app, url);
+        self = new TestUpstream(app, app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
         return self;
     }
 
