@@ -198,7 +198,7 @@ public sealed partial class DnsUpstreamDiscovery : IDisposable
     {
         _config.Changed -= OnConfigChanged;
         _timer.Dispose();
-        _refreshing.Dispose();
+        // _refreshing stays: a refresh still running releases it when its lookups end (it holds no wait handle).
     }
 
     [LoggerMessage(EventId = 140, Level = LogLevel.Information, Message = "Server {Server}: DNS gives {Count} replica(s): {Replicas}.")]
