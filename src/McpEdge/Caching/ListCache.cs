@@ -132,7 +132,7 @@ public sealed partial class ListCache
 
     internal void Bypass(string server, string method) => _bypasses.Add(1, new("mcp.server", server), new("mcp.method.name", method));
 
-    [LoggerMessage(EventId = 80, Level = LogLevel.Debug, Message = "{Notification} from server {Server}: cached results dropped.")]
+    [LoggerMessage(EventId = 82, Level = LogLevel.Debug, Message = "{Notification} from server {Server}: cached results dropped.")]
     private static partial void LogListChanged(ILogger logger, string server, string notification);
 }
 

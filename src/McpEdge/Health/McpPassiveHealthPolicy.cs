@@ -55,6 +55,6 @@ internal sealed partial class McpPassiveHealthPolicy(IDestinationHealthUpdater u
         }
     }
 
-    [LoggerMessage(EventId = 30, Level = LogLevel.Warning, Message = "Replica {DestinationId} of server {Server} failed {Failures} exchanges in a row; passively unhealthy for {Period}.")]
+    [LoggerMessage(EventId = 44, Level = LogLevel.Warning, Message = "Replica {DestinationId} of server {Server} failed {Failures} exchanges in a row; passively unhealthy for {Period}.")]
     private static partial void LogUnhealthy(ILogger logger, string destinationId, string server, int failures, TimeSpan period);
 }

@@ -49,6 +49,6 @@ internal sealed partial class RequestTelemetryMiddleware(RequestDelegate next, E
         }
     }
 
-    [LoggerMessage(EventId = 40, Level = LogLevel.Information, Message = "{HttpMethod} {Method} to server {Server} answered {StatusCode} ({Outcome}) in {ElapsedMs} ms")]
+    [LoggerMessage(EventId = 150, Level = LogLevel.Information, Message = "{HttpMethod} {Method} to server {Server} answered {StatusCode} ({Outcome}) in {ElapsedMs} ms")]
     private static partial void LogAccess(ILogger logger, string httpMethod, string method, string server, int statusCode, string outcome, double elapsedMs);
 }

@@ -12,6 +12,24 @@ public class LogTests
 {
     private const string SessionSecret = "log-test session secret, 32+ characters long";
 
+    /// <summary>
+    /// Every log event of the edge has an id of its own, so that a log pipeline can filter or alert on
+    /// one (event 109: a revoked client certificate) without catching another class's event.
+    /// </summary>
+    [Fact]
+    public void EveryLoggerMessage_HasAnEventIdOfItsOwn()
+    {
+        var sources = Directory.EnumerateFiles(Path.Combine(McpEdge.Tests.Deployment.ChartCheck.Root, "src", "McpEdge"), "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal));
+        var ids = sources
+            .SelectMany(file => System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(file), @"\[LoggerMessage\(EventId = (\d+)")
+                .Select(m => (Id: int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), File: Path.GetFileName(file))))
+            .ToList();
+
+        Assert.True(ids.Count > 50, $"only {ids.Count} [LoggerMessage] declarations found");
+        Assert.Empty(ids.GroupBy(i => i.Id).Where(g => g.Count() > 1).Select(g => $"event {g.Key}: {string.Join(", ", g.Select(i => i.File))}"));
+    }
+
     [Fact]
     public async Task JsonLogLines_OfARequest_CarryRequestServerReplicaSessionMethodTool_AndNoSecret()
     {
