@@ -90,9 +90,10 @@ public sealed class CertificateRevocationLists
                 return null;
             }
             Crl crl;
+            Signed signed;
             try
             {
-                crl = Parse(der);
+                (crl, signed) = Parse(der);
             }
             catch (Exception e) when (e is AsnContentException or CryptographicException or NotSupportedException)
             {
@@ -105,12 +106,12 @@ public sealed class CertificateRevocationLists
                 ignored.Add(crl.IssuerName.Name);
                 continue;
             }
-            var signers = named.Where(a => MaySignCrls(a) && Verifies(a, crl)).ToList();
+            var signers = named.Where(a => MaySignCrls(a) && Verifies(a, signed)).ToList();
             if (signers.Count == 0)
             {
-                error = SupportedSignature(crl.Algorithm)
+                error = SignatureKind(signed.Algorithm) is not null
                     ? $"CRL {position} of the file (issuer {crl.IssuerName.Name}) is not signed by the key of the client CA of that name, or that CA's key usage does not allow signing CRLs."
-                    : $"CRL {position} of the file (issuer {crl.IssuerName.Name}) has the signature algorithm {crl.Algorithm}; McpEdge checks RSA PKCS#1 v1.5 and ECDSA signatures with SHA-256, SHA-384 or SHA-512.";
+                    : $"CRL {position} of the file (issuer {crl.IssuerName.Name}) has the signature algorithm {signed.Algorithm}; McpEdge checks RSA PKCS#1 v1.5 and ECDSA signatures with SHA-256, SHA-384 or SHA-512.";
                 return null;
             }
             foreach (var key in signers.Select(IssuerKey).Distinct())
@@ -186,13 +187,14 @@ public sealed class CertificateRevocationLists
         return null;
     }
 
-    private static Crl Parse(byte[] der)
+    /// <summary>The CRL (what the checks need) and what its signature covers, which is needed only while it is verified at load.</summary>
+    private static (Crl Crl, Signed Signed) Parse(byte[] der)
     {
         // RFC 5280 §5.1: CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signatureValue BIT STRING }
         var outer = new AsnReader(der, AsnEncodingRules.DER);
         var list = outer.ReadSequence();
         outer.ThrowIfNotEmpty();
-        var signed = list.PeekEncodedValue().ToArray();
+        var tbsBytes = list.PeekEncodedValue().ToArray();
         var tbs = list.ReadSequence();
         var algorithm = ReadAlgorithm(list);
         var signature = list.ReadBitString(out _);
@@ -243,7 +245,7 @@ public sealed class CertificateRevocationLists
             explicitExtensions.ThrowIfNotEmpty();
         }
         tbs.ThrowIfNotEmpty();
-        return new Crl(issuer, algorithm, signed, signature, thisUpdate, nextUpdate, revoked, scope);
+        return (new Crl(issuer, thisUpdate, nextUpdate, revoked, scope), new Signed(algorithm, tbsBytes, signature));
     }
 
     /// <summary>
@@ -402,9 +404,7 @@ public sealed class CertificateRevocationLists
         _ => null,
     };
 
-    private static bool SupportedSignature(string algorithm) => SignatureKind(algorithm) is not null;
-
-    private static bool Verifies(X509Certificate2 authority, Crl crl)
+    private static bool Verifies(X509Certificate2 authority, Signed crl)
     {
         if (SignatureKind(crl.Algorithm) is not var (hash, ecdsa))
         {
@@ -413,16 +413,19 @@ public sealed class CertificateRevocationLists
         if (ecdsa)
         {
             using var ec = authority.GetECDsaPublicKey();
-            return ec is not null && ec.VerifyData(crl.Signed, crl.Signature, hash, DSASignatureFormat.Rfc3279DerSequence);
+            return ec is not null && ec.VerifyData(crl.ToBeSigned, crl.Signature, hash, DSASignatureFormat.Rfc3279DerSequence);
         }
         using var rsa = authority.GetRSAPublicKey();
-        return rsa is not null && rsa.VerifyData(crl.Signed, crl.Signature, hash, RSASignaturePadding.Pkcs1);
+        return rsa is not null && rsa.VerifyData(crl.ToBeSigned, crl.Signature, hash, RSASignaturePadding.Pkcs1);
     }
 
     /// <summary>What a CRL covers (§5.2.5); no issuing distribution point: everything its issuer issued.</summary>
     private sealed record Scope(bool OnlyEndEntities, bool OnlyAuthorities, HashSet<string>? Points);
 
-    private sealed record Crl(X500DistinguishedName IssuerName, string Algorithm, byte[] Signed, byte[] Signature, DateTimeOffset ThisUpdate, DateTimeOffset? NextUpdate, HashSet<string> Revoked, Scope Scope)
+    /// <summary>A CRL's signature algorithm, its encoded <c>tbsCertList</c> and its signature (RFC 5280 §5.1.1).</summary>
+    private sealed record Signed(string Algorithm, byte[] ToBeSigned, byte[] Signature);
+
+    private sealed record Crl(X500DistinguishedName IssuerName, DateTimeOffset ThisUpdate, DateTimeOffset? NextUpdate, HashSet<string> Revoked, Scope Scope)
     {
         /// <summary>RFC 5280 §6.3.3 (b): the CRL's scope against the certificate's kind and distribution points.</summary>
         public bool Covers(bool isAuthority, HashSet<string>? certificatePoints) =>
