@@ -120,7 +120,29 @@ public static class SampleMcpServer
             await WriteJsonAsync(context, 400, Error(null, -32600, "Invalid Request: expected one JSON-RPC message"));
             return;
         }
+        if (request["method"] is { } methodNode && methodNode.GetValueKind() != JsonValueKind.String)
+        {
+            await WriteJsonAsync(context, 400, Error(IdOrNull(request), -32600, "Invalid Request: method must be a string"));
+            return;
+        }
+        try
+        {
+            await DispatchAsync(context, request, stateless);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException && !context.Response.HasStarted)
+        {
+            // A member of the wrong JSON type (a numeric protocolVersion, a string where a number
+            // belongs): the client's mistake, so -32602 with the reason, never a 500.
+            await WriteJsonAsync(context, 400, Error(IdOrNull(request), -32602, $"Invalid params: {e.Message}"));
+        }
+    }
 
+    /// <summary>The request's id when it is one a response may carry (string or number), else null (JSON-RPC 2.0 §5).</summary>
+    private static JsonNode? IdOrNull(JsonObject request) =>
+        request["id"] is { } id && id.GetValueKind() is JsonValueKind.String or JsonValueKind.Number ? id.DeepClone() : null;
+
+    private static async Task DispatchAsync(HttpContext context, JsonObject request, bool stateless)
+    {
         var version = context.Request.Headers["MCP-Protocol-Version"].ToString();
         if (stateless && version == StatelessVersion)
         {
