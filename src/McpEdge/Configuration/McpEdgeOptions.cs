@@ -785,12 +785,18 @@ public sealed record TimeoutOptions
 }
 
 /// <summary>
-/// Session sealing keys. The first key seals; every key opens (rotation: put the new key first,
-/// keep the old ones until their sessions have ended). Each key is a secret of at least 32
-/// characters; the AES-256-GCM key is derived from it once at start-up with HKDF-SHA256.
-/// With no key at all, the edge uses a random per-process key and warns that replicas of the
-/// edge will not share sessions.
+/// Session sealing keys. The first key seals; every key opens. Each key is a secret of at least 32
+/// characters; the AES-256-GCM key is derived from it once per load with HKDF-SHA256. With no key
+/// at all, the edge uses a random per-process key and warns that replicas of the edge will not
+/// share sessions.
 /// </summary>
+/// <remarks>
+/// The keys reload without a restart (<see cref="Sessions.SessionKeyReloader"/>): <see cref="Keys"/>
+/// with the configuration, the <see cref="KeyFile"/> when its contents change (looked at every
+/// <see cref="CheckInterval"/>). Rotation in two changes, each one made on every edge replica before
+/// the next: add the new secret second (every replica opens its tokens), then move it first (it
+/// seals), and drop the old secret once its sessions have ended.
+/// </remarks>
 public sealed record McpSessionOptions
 {
     /// <summary>Secrets, newest first.</summary>
@@ -798,6 +804,9 @@ public sealed record McpSessionOptions
 
     /// <summary>A file (e.g. a mounted Kubernetes secret) with one secret per line, newest first; blank lines and lines starting with <c>#</c> are skipped. Its keys come after <see cref="Keys"/>.</summary>
     public string? KeyFile { get; init; }
+
+    /// <summary>How often <see cref="KeyFile"/> is read and compared with the keys in use. Default 30 s, at least 1 s.</summary>
+    public TimeSpan CheckInterval { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>

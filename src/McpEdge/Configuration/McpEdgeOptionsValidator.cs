@@ -153,6 +153,10 @@ public static partial class McpEdgeOptionsValidator
         {
             errors.Add($"{prefix}:Sessions:KeyFile: the file '{keyFile}' does not exist.");
         }
+        if (options.Sessions.CheckInterval < TimeSpan.FromSeconds(1))
+        {
+            errors.Add($"{prefix}:Sessions:CheckInterval: '{options.Sessions.CheckInterval}' must be at least 1 s, such as 00:00:30.");
+        }
 
         ValidateTls(errors, prefix, options.Tls);
         if (options.Admin.Url is { } adminUrl && Hosting.AdminListener.Problem(adminUrl) is { } adminProblem)

@@ -99,6 +99,7 @@ public static partial class McpEdgeApplication
             }
             return sealer;
         });
+        services.AddSingleton<SessionKeyReloader>();
         services.AddSingleton<TlsCertificateReloader>();
         services.AddSingleton<SseRelay>();
         // The list cache codes against HybridCache; Microsoft.Extensions.Caching.Hybrid's AddHybridCache() can replace this line.
@@ -151,6 +152,7 @@ public static partial class McpEdgeApplication
         app.Services.GetRequiredService<McpEdgeConfigState>();
         app.Services.GetRequiredService<AdminListener>(); // from now on, a reload that moves it is logged
         app.Services.GetRequiredService<SessionTokenSealer>();
+        app.Services.GetRequiredService<SessionKeyReloader>(); // from now on, changed session keys apply without a restart
         app.Services.GetRequiredService<UpstreamTlsStore>(); // a server's TLS files that do not load: a configuration error now
         if (app.Services.GetRequiredService<TlsCertificateReloader>().IsEnabled && KestrelCertificateSettings(app.Configuration) is { Count: > 0 } kestrelCertificates)
         {
@@ -226,9 +228,10 @@ public static partial class McpEdgeApplication
             ? $"{admin} (/healthz, /readyz, /metrics, /edge/clusters; the traffic listeners keep /healthz and /readyz)"
             : "none (/healthz, /readyz, /metrics and /edge/clusters on the traffic listeners)");
         summary.Append("tls: ").AppendLine(app.Services.GetRequiredService<TlsCertificateReloader>().Describe());
-        summary.Append("sessions: ").AppendLine(app.Services.GetRequiredService<SessionTokenSealer>().IsEphemeral
+        var ring = app.Services.GetRequiredService<SessionTokenSealer>().Ring;
+        summary.Append("sessions: ").AppendLine(ring.IsEphemeral
             ? "a random per-process key (set McpEdge:Sessions:Keys or KeyFile to share sessions between edge replicas)"
-            : "sealed with the configured keys");
+            : $"sealed with key {ring.Keys[0].Hex}; {ring.Keys.Count} key(s) open ({ring.KeyIds})");
         foreach (var (name, server) in options.Servers.OrderBy(s => s.Key, StringComparer.Ordinal))
         {
             var active = server.HealthCheck.Active;

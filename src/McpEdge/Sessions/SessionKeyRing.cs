@@ -30,7 +30,16 @@ public sealed class SessionKeyRing
 
     /// <summary>Builds the ring from <see cref="McpSessionOptions.Keys"/> then the lines of <see cref="McpSessionOptions.KeyFile"/>; a random key when both are empty.</summary>
     /// <exception cref="McpEdgeConfigurationException">A secret is too short, or two secrets share a key id.</exception>
-    public static SessionKeyRing FromOptions(McpSessionOptions options)
+    /// <exception cref="IOException">The key file cannot be read.</exception>
+    public static SessionKeyRing FromOptions(McpSessionOptions options) => FromSecrets(ReadSecrets(options));
+
+    /// <summary>
+    /// The configured secrets in ring order (<see cref="McpSessionOptions.Keys"/>, then the key file's
+    /// lines but blank ones and <c>#</c> comments), each with the setting it came from for error messages.
+    /// </summary>
+    /// <exception cref="IOException">The key file cannot be read.</exception>
+    /// <exception cref="UnauthorizedAccessException">The key file may not be read.</exception>
+    internal static IReadOnlyList<(string Setting, string Secret)> ReadSecrets(McpSessionOptions options)
     {
         var secrets = new List<(string Setting, string Secret)>();
         for (var i = 0; i < options.Keys.Count; i++)
@@ -49,6 +58,13 @@ public sealed class SessionKeyRing
                 }
             }
         }
+        return secrets;
+    }
+
+    /// <summary>Derives the ring from <paramref name="secrets"/> (<see cref="ReadSecrets"/>); a random key when there are none.</summary>
+    /// <exception cref="McpEdgeConfigurationException">A secret is too short, or two secrets share a key id; one line per problem, naming the setting, never the secret.</exception>
+    internal static SessionKeyRing FromSecrets(IReadOnlyList<(string Setting, string Secret)> secrets)
+    {
         if (secrets.Count == 0)
         {
             return new SessionKeyRing([new SessionKey(RandomNumberGenerator.GetBytes(32))], isEphemeral: true);
@@ -78,6 +94,19 @@ public sealed class SessionKeyRing
         return new SessionKeyRing(keys, isEphemeral: false);
     }
 
+    /// <summary>
+    /// This ring with <paramref name="key"/> added last, to open tokens only, unless a key of the
+    /// same id is in it already. Used to keep the random key's sessions when configured keys replace it.
+    /// </summary>
+    internal SessionKeyRing WithOpeningKey(SessionKey key) =>
+        Keys.Any(k => k.Id == key.Id) ? this : new SessionKeyRing([.. Keys, key], IsEphemeral);
+
+    /// <summary>Whether both rings hold the keys of the same ids in the same order (so seal and open alike).</summary>
+    internal bool SameKeysAs(SessionKeyRing other) => Keys.Select(k => k.Id).SequenceEqual(other.Keys.Select(k => k.Id));
+
+    /// <summary>The key ids, the sealing key first, as <see cref="SessionKey.Hex"/>, comma-separated: what logs and <c>--check</c> show.</summary>
+    public string KeyIds => string.Join(", ", Keys.Select(k => k.Hex));
+
     /// <summary>A ring with the given raw 32-byte keys, the first sealing (for tests and benchmarks).</summary>
     public static SessionKeyRing FromRawKeys(params byte[][] keys) => new(keys.Select(k => new SessionKey(k)).ToArray(), isEphemeral: false);
 }
@@ -100,4 +129,12 @@ public sealed class SessionKey
 
     /// <summary>The id written into tokens sealed with this key.</summary>
     public ushort Id { get; }
+
+    /// <summary>
+    /// <see cref="Id"/> as four lowercase hex digits (<c>1a2b</c>), as logs, metrics and <c>--check</c>
+    /// show it. Every token carries its key id in the clear, and 16 bits of a hash of the derived key
+    /// say nothing about the secret, so showing it costs nothing and lets operators see that every
+    /// edge replica holds the same ring.
+    /// </summary>
+    public string Hex => Id.ToString("x4", System.Globalization.CultureInfo.InvariantCulture);
 }

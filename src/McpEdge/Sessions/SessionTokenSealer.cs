@@ -18,7 +18,8 @@ namespace McpEdge.Sessions;
 /// one server, kind or principal never opens for another: a session id that leaks is of no use to
 /// another user (MCP 2025-11-25 <c>basic/security_best_practices</c>, "Session Hijacking": bind
 /// session ids to user-specific information). The result is visible ASCII, as MCP requires of session ids
-/// (2025-11-25 basic/transports.mdx, "Session Management"). Thread-safe.
+/// (2025-11-25 basic/transports.mdx, "Session Management"). Thread-safe; the ring can be replaced
+/// while requests run (<see cref="Replace"/>): each seal or open uses one ring throughout.
 /// </remarks>
 public sealed class SessionTokenSealer : IDisposable
 {
@@ -30,19 +31,23 @@ public sealed class SessionTokenSealer : IDisposable
     /// <summary>The longest token accepted by <see cref="TryOpen"/>, in characters; longer ones are rejected before decoding.</summary>
     public const int MaxTokenLength = 4096;
 
-    private readonly SessionKeyRing _ring;
-    private readonly ThreadLocal<AesGcm>[] _ciphers;
+    private volatile KeyedRing _keys;
 
     /// <summary>Creates a sealer over the ring.</summary>
-    public SessionTokenSealer(SessionKeyRing ring)
-    {
-        _ring = ring;
-        // AesGcm instances are not safe for concurrent use: one per key and thread.
-        _ciphers = ring.Keys.Select(k => new ThreadLocal<AesGcm>(() => new AesGcm(k.Key, TagSize), trackAllValues: true)).ToArray();
-    }
+    public SessionTokenSealer(SessionKeyRing ring) => _keys = new KeyedRing(ring);
 
     /// <summary>True when the ring is a random per-process key.</summary>
-    public bool IsEphemeral => _ring.IsEphemeral;
+    public bool IsEphemeral => _keys.Ring.IsEphemeral;
+
+    /// <summary>The ring in use.</summary>
+    public SessionKeyRing Ring => _keys.Ring;
+
+    /// <summary>
+    /// Seals and opens with <paramref name="ring"/> from now on (<see cref="SessionKeyReloader"/>).
+    /// Calls already running finish with the ring they started with, whose ciphers are left to the
+    /// garbage collector rather than disposed under them.
+    /// </summary>
+    public void Replace(SessionKeyRing ring) => _keys = new KeyedRing(ring);
 
     /// <summary>Seals a target with the ring's first key.</summary>
     /// <param name="kind">What the token stands for.</param>
@@ -55,7 +60,8 @@ public sealed class SessionTokenSealer : IDisposable
         var destLength = Encoding.UTF8.GetByteCount(destinationId);
         var plainLength = 2 + destLength + Encoding.UTF8.GetByteCount(upstreamValue);
         var tokenBytes = new byte[HeaderSize + plainLength + TagSize];
-        var key = _ring.Keys[0];
+        var keys = _keys;
+        var key = keys.Ring.Keys[0];
 
         tokenBytes[0] = Version;
         BinaryPrimitives.WriteUInt16BigEndian(tokenBytes.AsSpan(1), key.Id);
@@ -70,7 +76,7 @@ public sealed class SessionTokenSealer : IDisposable
         var aadLength = AadLength(server, principal);
         var aad = aadLength <= 512 ? stackalloc byte[aadLength] : new byte[aadLength];
         WriteAad(aad, kind, server, principal);
-        _ciphers[0].Value!.Encrypt(nonce, plain, tokenBytes.AsSpan(HeaderSize, plainLength), tokenBytes.AsSpan(HeaderSize + plainLength), aad);
+        keys.Ciphers[0].Value!.Encrypt(nonce, plain, tokenBytes.AsSpan(HeaderSize, plainLength), tokenBytes.AsSpan(HeaderSize + plainLength), aad);
         return Base64Url.EncodeToString(tokenBytes);
     }
 
@@ -99,10 +105,11 @@ public sealed class SessionTokenSealer : IDisposable
         }
         bytes = bytes[..written];
         var keyId = BinaryPrimitives.ReadUInt16BigEndian(bytes[1..]);
+        var keys = _keys;
         var keyIndex = -1;
-        for (var i = 0; i < _ring.Keys.Count; i++)
+        for (var i = 0; i < keys.Ring.Keys.Count; i++)
         {
-            if (_ring.Keys[i].Id == keyId)
+            if (keys.Ring.Keys[i].Id == keyId)
             {
                 keyIndex = i;
                 break;
@@ -120,7 +127,7 @@ public sealed class SessionTokenSealer : IDisposable
         WriteAad(aad, kind, server, principal);
         try
         {
-            _ciphers[keyIndex].Value!.Decrypt(bytes.Slice(3, NonceSize), bytes.Slice(HeaderSize, plainLength), bytes[(HeaderSize + plainLength)..], plain, aad);
+            keys.Ciphers[keyIndex].Value!.Decrypt(bytes.Slice(3, NonceSize), bytes.Slice(HeaderSize, plainLength), bytes[(HeaderSize + plainLength)..], plain, aad);
         }
         catch (AuthenticationTagMismatchException)
         {
@@ -157,7 +164,7 @@ public sealed class SessionTokenSealer : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        foreach (var local in _ciphers)
+        foreach (var local in _keys.Ciphers)
         {
             foreach (var cipher in local.Values)
             {
@@ -165,5 +172,14 @@ public sealed class SessionTokenSealer : IDisposable
             }
             local.Dispose();
         }
+    }
+
+    /// <summary>A ring and its ciphers: AesGcm instances are not safe for concurrent use, so one per key and thread.</summary>
+    private sealed class KeyedRing(SessionKeyRing ring)
+    {
+        public SessionKeyRing Ring { get; } = ring;
+
+        public ThreadLocal<AesGcm>[] Ciphers { get; } =
+            ring.Keys.Select(k => new ThreadLocal<AesGcm>(() => new AesGcm(k.Key, TagSize), trackAllValues: true)).ToArray();
     }
 }

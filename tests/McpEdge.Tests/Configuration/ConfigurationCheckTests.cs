@@ -33,7 +33,8 @@ public class ConfigurationCheckTests
         Assert.Equal(0, exitCode);
         Assert.Contains(edge.Output, l => l.StartsWith("McpEdge configuration OK: ", StringComparison.Ordinal));
         Assert.Contains($"listeners: {urls}", edge.Output);
-        Assert.Contains("sessions: sealed with the configured keys", edge.Output);
+        var keyId = McpEdge.Sessions.SessionKeyRing.FromOptions(new McpEdge.Configuration.McpSessionOptions { Keys = ["a session key of at least thirty-two characters"] }).Keys[0].Hex;
+        Assert.Contains($"sessions: sealed with key {keyId}; 1 key(s) open ({keyId})", edge.Output);
         Assert.Contains("tls: none (McpEdge:Tls gives no certificate)", edge.Output);
         Assert.Contains(edge.Output, l => l.StartsWith("admin listener: none", StringComparison.Ordinal));
         Assert.Contains("server files: /mcp/files → 1 replica (streamable-http, RoundRobin, probes off, bearer tokens of https://auth.example.com)", edge.Output);

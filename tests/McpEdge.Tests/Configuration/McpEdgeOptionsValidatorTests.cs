@@ -67,6 +67,16 @@ public class McpEdgeOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_SessionKeyCheckInterval_AtLeastOneSecond()
+    {
+        var options = new McpEdgeOptions { Sessions = new McpSessionOptions { CheckInterval = TimeSpan.FromMilliseconds(500) } };
+        options.Servers["s"] = new McpServerOptions { Upstreams = ["http://10.0.0.5:3001/mcp"] };
+
+        Assert.Equal("McpEdge:Sessions:CheckInterval: '00:00:00.5000000' must be at least 1 s, such as 00:00:30.", Assert.Single(Validate(options)));
+        Assert.Empty(Validate(options with { Sessions = new McpSessionOptions { CheckInterval = TimeSpan.FromSeconds(1) } }));
+    }
+
+    [Fact]
     public void Validate_UpstreamTls_FilesExistPairUpAndNeedAnHttpsReplica()
     {
         var options = new McpEdgeOptions();

@@ -69,6 +69,8 @@ public class DeploymentTests(ITestOutputHelper output)
         Assert.Contains("terminationGracePeriodSeconds: 35", result.Manifest);
         // threadPoolSpin: false (values.yaml): workers sleep when out of work instead of spinning.
         Assert.Contains("- name: DOTNET_ThreadPool_UnfairSemaphoreSpinLimit\n              value: \"0\"", result.Manifest);
+        // Changed session keys reach the pods in place (Sessions:KeyFile is reloaded): no checksum that would roll them.
+        Assert.DoesNotContain("checksum/", result.Manifest);
         using var config = JsonDocument.Parse(await File.ReadAllTextAsync(result.ConfigFile));
         var edge = config.RootElement.GetProperty("McpEdge");
         Assert.Equal("00:00:25", edge.GetProperty("Streaming").GetProperty("ShutdownGracePeriod").GetString());
@@ -85,6 +87,7 @@ public class DeploymentTests(ITestOutputHelper output)
             autoscaling: { enabled: false }
             replicaCount: 3
             threadPoolSpin: true
+            podAnnotations: { team: edge }
             sessionKeys: { existingSecret: mcpedge-keys }
             metrics:
               serviceMonitor: { enabled: true, labels: { release: prometheus } }
@@ -111,6 +114,7 @@ public class DeploymentTests(ITestOutputHelper output)
         Assert.Contains("replicas: 3", result.Manifest);
         Assert.DoesNotContain("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit", result.Manifest);
         Assert.Contains("secretName: mcpedge-keys", result.Manifest);
+        Assert.Matches(@"template:\n\s+metadata:\n(.*\n)*?\s+annotations:\n\s+team: edge\n", result.Manifest);
         Assert.Contains("terminationGracePeriodSeconds: 105", result.Manifest);
         Assert.Contains("\"ShutdownGracePeriod\": \"00:01:30\"", await File.ReadAllTextAsync(result.ConfigFile));
         Assert.Single(Directory.GetFiles(result.Directory, "*.rules.yaml"));
