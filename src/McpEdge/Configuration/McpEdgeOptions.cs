@@ -623,6 +623,19 @@ public sealed record McpServerOptions
     /// <summary>TLS towards this server's <c>https://</c> replicas: a private CA, a client certificate (mTLS).</summary>
     public UpstreamTlsOptions UpstreamTls { get; init; } = new();
 
+    /// <summary>
+    /// Headers set on every request the edge sends to this server's replicas, proxied requests and
+    /// health probes alike: a service credential the replicas check (<c>{"Authorization": "Bearer …"}</c>,
+    /// <c>{"X-Api-Key": "…"}</c>), replacing any header of that name the client sent, so a client can
+    /// neither see nor override it. An empty value removes the client's header instead. YARP's
+    /// <c>RequestHeader</c>/<c>Set</c> route transform; for probes <see cref="ActiveProbeOptions.Headers"/>
+    /// win over these. Values are never logged or printed; give them from the environment
+    /// (<c>McpEdge__Servers__{name}__UpstreamHeaders__Authorization</c>, e.g. from a Kubernetes Secret)
+    /// rather than the file. Not the headers the edge owns (framing, routing, forwarding, tracing,
+    /// <c>Mcp-*</c>, <c>Last-Event-ID</c>). Default: none.
+    /// </summary>
+    public Dictionary<string, string> UpstreamHeaders { get; init; } = new(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>Bearer-token authentication of this server's clients (OAuth 2.1 resource server, MCP 2025-06-18 and later). Off while <see cref="ServerAuthenticationOptions.Issuer"/> is empty.</summary>
     public ServerAuthenticationOptions Authentication { get; init; } = new();
 

@@ -106,6 +106,7 @@ public static partial class McpEdgeOptionsValidator
             }
 
             ValidateUpstreamTls(errors, at, server);
+            ValidateUpstreamHeaders(errors, at, server);
             ValidateAuthentication(errors, at, server.Authentication);
             foreach (var (setting, filter, what) in new[] { ("Tools", server.Tools, "a tool name"), ("Prompts", server.Prompts, "a prompt name"), ("Resources", server.Resources, "a resource URI") })
             {
@@ -395,6 +396,47 @@ public static partial class McpEdgeOptionsValidator
             errors.Add($"{at}:UpstreamTls: applies to https:// replicas, and this server has none.");
         }
     }
+
+    /// <summary>
+    /// <see cref="McpServerOptions.UpstreamHeaders"/>: RFC 9110 §5.1 names the edge does not own, one-line
+    /// values, and no clash with what bearer authentication sends (the forwarded token, the identity headers).
+    /// </summary>
+    private static void ValidateUpstreamHeaders(List<string> errors, string at, McpServerOptions server)
+    {
+        var auth = server.Authentication;
+        foreach (var (name, value) in server.UpstreamHeaders)
+        {
+            var setting = $"{at}:UpstreamHeaders:{name}";
+            if (!HeaderName().IsMatch(name))
+            {
+                errors.Add($"{at}:UpstreamHeaders: '{name}' is not a header name (RFC 9110 §5.1 token).");
+                continue;
+            }
+            if (UpstreamHeaderReserved(name))
+            {
+                errors.Add($"{setting}: the edge sets or relays this header itself; it cannot be given.");
+            }
+            else if (name.Equals("Authorization", StringComparison.OrdinalIgnoreCase) && auth.IsEnabled && auth.ForwardAuthorization)
+            {
+                errors.Add($"{setting}: would replace the client's bearer token, which Authentication:ForwardAuthorization (true by default) forwards to the replicas; set ForwardAuthorization to false to send this credential instead.");
+            }
+            else if (auth.IsEnabled && (name.Equals(auth.PrincipalHeader, StringComparison.OrdinalIgnoreCase) || name.Equals(auth.ScopesHeader, StringComparison.OrdinalIgnoreCase)))
+            {
+                errors.Add($"{setting}: is the Authentication:{(name.Equals(auth.PrincipalHeader, StringComparison.OrdinalIgnoreCase) ? "PrincipalHeader" : "ScopesHeader")} too; give each its own header.");
+            }
+            if (value is null || value.AsSpan().IndexOfAny('\r', '\n', '\0') >= 0)
+            {
+                errors.Add($"{setting}: the value must be one line (no CR, LF or NUL).");
+            }
+        }
+    }
+
+    /// <summary>Headers <see cref="McpServerOptions.UpstreamHeaders"/> may not name: HTTP's framing and routing, forwarding, tracing, and MCP's own.</summary>
+    private static bool UpstreamHeaderReserved(string header) =>
+        Health.McpHealthProber.ReservedHeaders.Contains(header)
+        || header.StartsWith("Mcp-", StringComparison.OrdinalIgnoreCase) || header.StartsWith("Content-", StringComparison.OrdinalIgnoreCase)
+        || header.StartsWith("X-Forwarded-", StringComparison.OrdinalIgnoreCase) || header.StartsWith("Proxy-", StringComparison.OrdinalIgnoreCase)
+        || new[] { "Trailer", "Keep-Alive", "Forwarded", "Last-Event-ID", "traceparent", "tracestate", "baggage" }.Contains(header, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Bearer authentication: the URLs are absolute (https unless <c>RequireHttpsMetadata</c> is false), the scopes are RFC 6749 §3.3 scope tokens.</summary>
     private static void ValidateAuthentication(List<string> errors, string at, ServerAuthenticationOptions auth)

@@ -80,6 +80,20 @@ public static class McpProxyConfigBuilder
     public static string DestinationId(Uri upstream) =>
         (upstream.Authority + upstream.AbsolutePath).TrimEnd('/').ToLowerInvariant();
 
+    /// <summary>
+    /// YARP route transforms for <see cref="McpServerOptions.UpstreamHeaders"/>: one
+    /// <c>{"RequestHeader": name, "Set": value}</c> per header, or <c>{"RequestHeaderRemove": name}</c>
+    /// for an empty value (YARP's <c>Set</c> would send the header empty), in name order (so an
+    /// unchanged map gives an equal route, and a changed one a new route on reload); null when there are none.
+    /// </summary>
+    public static IReadOnlyList<IReadOnlyDictionary<string, string>>? UpstreamHeaderTransforms(McpServerOptions server) =>
+        server.UpstreamHeaders.Count == 0 ? null
+        : server.UpstreamHeaders.OrderBy(h => h.Key, StringComparer.OrdinalIgnoreCase)
+            .Select(h => (IReadOnlyDictionary<string, string>)(h.Value.Length == 0
+                ? new Dictionary<string, string> { ["RequestHeaderRemove"] = h.Key }
+                : new Dictionary<string, string> { ["RequestHeader"] = h.Key, ["Set"] = h.Value }))
+            .ToArray();
+
     /// <summary>Builds the routes and clusters. The options must have passed <see cref="McpEdgeOptionsValidator"/>.</summary>
     /// <param name="options">The options in force.</param>
     /// <param name="upstreamTlsFingerprint">A server's upstream TLS fingerprint (<see cref="Forwarder.UpstreamTlsContext.Fingerprint"/>), null without; it goes into the cluster's metadata.</param>
@@ -99,12 +113,14 @@ public static class McpProxyConfigBuilder
                 [MetadataKeys.Transport] = server.Transport,
                 [MetadataKeys.RouteKind] = RouteKinds.Endpoint,
             };
+            var transforms = UpstreamHeaderTransforms(server);
             routes.Add(new RouteConfig
             {
                 RouteId = name,
                 ClusterId = name,
                 Match = new RouteMatch { Path = path },
                 Metadata = routeMetadata,
+                Transforms = transforms,
             });
             if (server.Transport == McpTransports.Sse)
             {
@@ -114,6 +130,7 @@ public static class McpProxyConfigBuilder
                     ClusterId = name,
                     Match = new RouteMatch { Path = path + LegacyMessageSuffix, Methods = ["POST"] },
                     Metadata = new Dictionary<string, string>(routeMetadata) { [MetadataKeys.RouteKind] = RouteKinds.LegacyMessage },
+                    Transforms = transforms,
                 });
             }
 

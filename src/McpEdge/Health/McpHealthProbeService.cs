@@ -152,6 +152,37 @@ public sealed partial class McpHealthProbeService : IHostedService, IDisposable
         }
     }
 
+    /// <summary>
+    /// The headers of a server's probes: <see cref="McpServerOptions.UpstreamHeaders"/> (those with a
+    /// value; an empty one only strips a client's header), then <see cref="ActiveProbeOptions.Headers"/>
+    /// over them, then <c>Host</c> for a replica found by DNS (its name, as proxied requests carry it).
+    /// </summary>
+    internal static IReadOnlyDictionary<string, string>? ProbeHeaders(McpServerOptions options, string? host)
+    {
+        var active = options.HealthCheck.Active.Headers;
+        if (options.UpstreamHeaders.Count == 0 && host is null)
+        {
+            return active;
+        }
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, value) in options.UpstreamHeaders)
+        {
+            if (value.Length > 0)
+            {
+                headers[name] = value;
+            }
+        }
+        foreach (var (name, value) in active ?? [])
+        {
+            headers[name] = value;
+        }
+        if (host is not null)
+        {
+            headers["Host"] = host;
+        }
+        return headers;
+    }
+
     private async Task<(NewActiveDestinationHealth Health, bool Changed)> ProbeOneAsync(string server, McpServerOptions options, DestinationState destination, CancellationToken stopping)
     {
         var active = options.HealthCheck.Active;
@@ -159,9 +190,7 @@ public sealed partial class McpHealthProbeService : IHostedService, IDisposable
         var kind = options.Transport == McpTransports.Sse && active.Probe.Equals(ProbeKinds.Auto, StringComparison.OrdinalIgnoreCase)
             ? ProbeKinds.SseEndpoint
             : active.Probe;
-        var headers = destination.Model.Config.Host is { } host
-            ? new Dictionary<string, string>(active.Headers ?? [], StringComparer.OrdinalIgnoreCase) { ["Host"] = host } // a replica found by DNS: its name, as proxied requests carry it
-            : active.Headers;
+        var headers = ProbeHeaders(options, destination.Model.Config.Host);
         var (result, speaksDiscover) = await _prober.ProbeAsync(new Uri(destination.Model.Config.Address), options.UpstreamHttpVersion, kind, active.Path, active.Timeout,
             preferSession: record.SpeaksDiscover == false, _tls.Get(server), headers, stopping);
         if (speaksDiscover is not null)

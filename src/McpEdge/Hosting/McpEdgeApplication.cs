@@ -242,6 +242,8 @@ public static partial class McpEdgeApplication
                 .Append(" (").Append(server.Transport).Append(", ").Append(server.LoadBalancingPolicy)
                 .Append(", probes ").Append(active.Enabled ? $"{active.Probe} every {active.Interval}" : "off")
                 .Append(", ").Append(server.Authentication.IsEnabled ? $"bearer tokens of {server.Authentication.Issuer}" : "no token needed")
+                // The names only: the values are credentials.
+                .Append(server.UpstreamHeaders.Count > 0 ? $", upstream headers {string.Join(", ", server.UpstreamHeaders.Keys.Order(StringComparer.OrdinalIgnoreCase))}" : "")
                 .AppendLine(")");
         }
         if (options.RateLimits.Count > 0)

@@ -12,6 +12,12 @@ namespace McpEdge.Tests.Configuration;
 /// </summary>
 public class ConfigurationCheckTests
 {
+    private static object WithUpstreamHeaders(object server)
+    {
+        ((Dictionary<string, object>)server)["UpstreamHeaders"] = new Dictionary<string, string> { ["X-Api-Key"] = "s3cr3t-key", ["Authorization"] = "Bearer s3cr3t-token" };
+        return server;
+    }
+
     [Fact]
     public async Task ValidConfiguration_Exit0_DescribesEachServer_AndListensOnNothing()
     {
@@ -21,7 +27,7 @@ public class ConfigurationCheckTests
         {
             Servers = new
             {
-                github = Mcp.Server("LeastResponseTime", upstreams: ["http://127.0.0.1:9/mcp", "http://127.0.0.1:10/mcp"]),
+                github = WithUpstreamHeaders(Mcp.Server("LeastResponseTime", upstreams: ["http://127.0.0.1:9/mcp", "http://127.0.0.1:10/mcp"])),
                 files = Mcp.Server(upstreams: "http://127.0.0.1:11/mcp", authentication: new { Issuer = "https://auth.example.com", Resource = "https://mcp.example.com/mcp/files" }),
                 pods = new { Upstreams = new[] { "http://localhost:12/mcp" }, Discovery = "Dns", HealthCheck = new { Active = new { Enabled = false } } },
             },
@@ -38,7 +44,9 @@ public class ConfigurationCheckTests
         Assert.Contains("tls: none (McpEdge:Tls gives no certificate)", edge.Output);
         Assert.Contains(edge.Output, l => l.StartsWith("admin listener: none", StringComparison.Ordinal));
         Assert.Contains("server files: /mcp/files → 1 replica (streamable-http, RoundRobin, probes off, bearer tokens of https://auth.example.com)", edge.Output);
-        Assert.Contains("server github: /mcp/github → 2 replicas (streamable-http, LeastResponseTime, probes off, no token needed)", edge.Output);
+        // The upstream headers by name; their values are credentials and never printed.
+        Assert.Contains("server github: /mcp/github → 2 replicas (streamable-http, LeastResponseTime, probes off, no token needed, upstream headers Authorization, X-Api-Key)", edge.Output);
+        Assert.DoesNotContain(edge.Output, l => l.Contains("s3cr3t", StringComparison.Ordinal));
         // localhost: /etc/hosts gives 127.0.0.1, and ::1 where the machine has IPv6.
         Assert.Contains(edge.Output, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^server pods: /mcp/pods → the addresses of localhost \(DNS every 00:00:05; [12] now\) \(streamable-http, LeastResponseTime, probes off, no token needed\)$"));
         using var client = new TcpClient();

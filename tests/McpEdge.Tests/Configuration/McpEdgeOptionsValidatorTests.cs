@@ -67,6 +67,47 @@ public class McpEdgeOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_UpstreamHeaders_NamesTheEdgeDoesNotOwn_OneLineValues_NoClashWithForwardedTokens()
+    {
+        var options = new McpEdgeOptions();
+        options.Servers["fine"] = new McpServerOptions
+        {
+            Upstreams = ["http://10.0.0.5:3001/mcp"],
+            UpstreamHeaders = new(StringComparer.OrdinalIgnoreCase) { ["Authorization"] = "Bearer service-token", ["X-Api-Key"] = "k", ["Cookie"] = "" },
+        };
+        options.Servers["bad"] = new McpServerOptions
+        {
+            Upstreams = ["http://10.0.0.6:3001/mcp"],
+            UpstreamHeaders = new(StringComparer.OrdinalIgnoreCase) { ["Mcp-Session-Id"] = "x", ["X-Forwarded-For"] = "1.2.3.4", ["Host"] = "h", ["bad header"] = "v", ["X-Two-Lines"] = "a\r\nInjected: 1" },
+        };
+        options.Servers["authed"] = new McpServerOptions
+        {
+            Upstreams = ["http://10.0.0.7:3001/mcp"],
+            Authentication = new ServerAuthenticationOptions { Issuer = "https://auth.example.com", Resource = "https://mcp.example.com/mcp/authed", PrincipalHeader = "X-User" },
+            UpstreamHeaders = new(StringComparer.OrdinalIgnoreCase) { ["Authorization"] = "Bearer service-token", ["X-User"] = "someone" },
+        };
+
+        Assert.Equal(
+        [
+            "McpEdge:Servers:authed:UpstreamHeaders:Authorization: would replace the client's bearer token, which Authentication:ForwardAuthorization (true by default) forwards to the replicas; set ForwardAuthorization to false to send this credential instead.",
+            "McpEdge:Servers:authed:UpstreamHeaders:X-User: is the Authentication:PrincipalHeader too; give each its own header.",
+            "McpEdge:Servers:bad:UpstreamHeaders: 'bad header' is not a header name (RFC 9110 §5.1 token).",
+            "McpEdge:Servers:bad:UpstreamHeaders:Host: the edge sets or relays this header itself; it cannot be given.",
+            "McpEdge:Servers:bad:UpstreamHeaders:Mcp-Session-Id: the edge sets or relays this header itself; it cannot be given.",
+            "McpEdge:Servers:bad:UpstreamHeaders:X-Forwarded-For: the edge sets or relays this header itself; it cannot be given.",
+            "McpEdge:Servers:bad:UpstreamHeaders:X-Two-Lines: the value must be one line (no CR, LF or NUL).",
+        ], Validate(options).Order(StringComparer.Ordinal));
+
+        // With ForwardAuthorization off, the edge sends its own credential instead of the client's token.
+        options.Servers.Remove("bad");
+        options.Servers["authed"] = options.Servers["authed"] with
+        {
+            Authentication = options.Servers["authed"].Authentication with { ForwardAuthorization = false, PrincipalHeader = null },
+        };
+        Assert.Empty(Validate(options));
+    }
+
+    [Fact]
     public void Validate_SessionKeyCheckInterval_AtLeastOneSecond()
     {
         var options = new McpEdgeOptions { Sessions = new McpSessionOptions { CheckInterval = TimeSpan.FromMilliseconds(500) } };

@@ -58,6 +58,31 @@ public class McpProxyConfigBuilderTests
         Assert.Equal("/tools/legacy", Assert.Single(routes, r => r.RouteId == "legacy").Match.Path);
     }
 
+    [Fact]
+    public void Build_UpstreamHeaders_BecomeSetOrRemoveTransformsOnEveryRouteOfTheServer_AndAChangeMakesANewRoute()
+    {
+        McpServerOptions Legacy(string key) => new()
+        {
+            Transport = McpTransports.Sse,
+            Upstreams = ["http://127.0.0.1:3001/sse"],
+            UpstreamHeaders = new(StringComparer.OrdinalIgnoreCase) { ["X-Api-Key"] = key, ["Cookie"] = "" },
+        };
+        var (routes, _) = McpProxyConfigBuilder.Build(Options(("legacy", Legacy("k1"))));
+
+        Assert.Equal(2, routes.Count);
+        Assert.All(routes, route => Assert.Equal(
+            [
+                new Dictionary<string, string> { ["RequestHeaderRemove"] = "Cookie" },
+                new Dictionary<string, string> { ["RequestHeader"] = "X-Api-Key", ["Set"] = "k1" },
+            ],
+            route.Transforms!.Select(t => t.ToDictionary())));
+        // YARP applies a route again only when it differs: a new credential must make it differ.
+        var (changed, _) = McpProxyConfigBuilder.Build(Options(("legacy", Legacy("k2"))));
+        Assert.NotEqual(routes[0], changed[0]);
+        Assert.Equal(routes[0], McpProxyConfigBuilder.Build(Options(("legacy", Legacy("k1")))).Routes[0]);
+        Assert.Null(McpProxyConfigBuilder.Build(Options(("plain", new McpServerOptions { Upstreams = ["http://127.0.0.1:3001/mcp"] }))).Routes[0].Transforms);
+    }
+
     [Theory]
     [InlineData("auto", null, null)]
     [InlineData("1.1", "1.1", System.Net.Http.HttpVersionPolicy.RequestVersionExact)]

@@ -88,6 +88,9 @@ public class DeploymentTests(ITestOutputHelper output)
             replicaCount: 3
             threadPoolSpin: true
             podAnnotations: { team: edge }
+            extraEnv:
+              - name: McpEdge__Servers__github__UpstreamHeaders__Authorization
+                valueFrom: { secretKeyRef: { name: github-mcp-token, key: header } }
             sessionKeys: { existingSecret: mcpedge-keys }
             metrics:
               serviceMonitor: { enabled: true, labels: { release: prometheus } }
@@ -98,6 +101,7 @@ public class DeploymentTests(ITestOutputHelper output)
                 Upstreams: [ "http://github-mcp.mcp:3001/mcp", "http://github-mcp-2.mcp:3001/mcp" ]
                 LoadBalancingPolicy: ConsistentHash
                 LoadBalancing: { HashKey: "header:X-Tenant-Id" }
+                UpstreamHeaders: { Cookie: "" }
               legacy:
                 Transport: sse
                 Upstreams: [ "http://legacy-mcp.mcp:3001/sse" ]
@@ -115,6 +119,7 @@ public class DeploymentTests(ITestOutputHelper output)
         Assert.DoesNotContain("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit", result.Manifest);
         Assert.Contains("secretName: mcpedge-keys", result.Manifest);
         Assert.Matches(@"template:\n\s+metadata:\n(.*\n)*?\s+annotations:\n\s+team: edge\n", result.Manifest);
+        Assert.Matches(@"- name: McpEdge__Servers__github__UpstreamHeaders__Authorization\n\s+valueFrom:\n\s+secretKeyRef:\n", result.Manifest);
         Assert.Contains("terminationGracePeriodSeconds: 105", result.Manifest);
         Assert.Contains("\"ShutdownGracePeriod\": \"00:01:30\"", await File.ReadAllTextAsync(result.ConfigFile));
         Assert.Single(Directory.GetFiles(result.Directory, "*.rules.yaml"));
