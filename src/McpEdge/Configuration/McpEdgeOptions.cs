@@ -73,8 +73,11 @@ public sealed record TlsOptions
     /// <summary>PEM file with the server certificate first, then its intermediates (sent to clients as the chain). Null: no certificate from McpEdge.</summary>
     public string? CertificateFile { get; init; }
 
-    /// <summary>PEM file with the certificate's private key, unencrypted (PKCS#8 <c>PRIVATE KEY</c>, PKCS#1 <c>RSA PRIVATE KEY</c> or SEC1 <c>EC PRIVATE KEY</c>).</summary>
+    /// <summary>PEM file with the certificate's private key: unencrypted (PKCS#8 <c>PRIVATE KEY</c>, PKCS#1 <c>RSA PRIVATE KEY</c> or SEC1 <c>EC PRIVATE KEY</c>), or encrypted PKCS#8 (<c>ENCRYPTED PRIVATE KEY</c>) with <see cref="KeyPasswordFile"/>.</summary>
     public string? KeyFile { get; init; }
+
+    /// <summary>A file whose first line is the password of an encrypted <see cref="KeyFile"/> (as nginx's <c>ssl_password_file</c>); reloaded with the key. Null: the key is unencrypted.</summary>
+    public string? KeyPasswordFile { get; init; }
 
     /// <summary>Time between two looks at the files, these and every server's <see cref="McpServerOptions.UpstreamTls"/> files. Default 30 s.</summary>
     public TimeSpan CheckInterval { get; init; } = TimeSpan.FromSeconds(30);
@@ -338,12 +341,15 @@ public sealed record UpstreamTlsOptions
     /// <summary>The edge's client certificate for replicas that require one (mTLS), PEM, then its intermediates. With <see cref="KeyFile"/>.</summary>
     public string? CertificateFile { get; init; }
 
-    /// <summary>The unencrypted PKCS#8 or PKCS#1/SEC1 private key of <see cref="CertificateFile"/>, PEM.</summary>
+    /// <summary>The private key of <see cref="CertificateFile"/>, PEM: unencrypted PKCS#8 or PKCS#1/SEC1, or encrypted PKCS#8 with <see cref="KeyPasswordFile"/>.</summary>
     public string? KeyFile { get; init; }
+
+    /// <summary>A file whose first line is the password of an encrypted <see cref="KeyFile"/>; reloaded with the key. Null: the key is unencrypted.</summary>
+    public string? KeyPasswordFile { get; init; }
 
     /// <summary>True when any file is set.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public bool IsSet => !string.IsNullOrEmpty(CaFile) || !string.IsNullOrEmpty(CertificateFile) || !string.IsNullOrEmpty(KeyFile);
+    public bool IsSet => !string.IsNullOrEmpty(CaFile) || !string.IsNullOrEmpty(CertificateFile) || !string.IsNullOrEmpty(KeyFile) || !string.IsNullOrEmpty(KeyPasswordFile);
 }
 
 /// <summary>

@@ -384,7 +384,11 @@ public static partial class McpEdgeOptionsValidator
         {
             errors.Add($"{at}:UpstreamTls: CertificateFile and KeyFile go together; set both (the client certificate and its key, PEM) or neither.");
         }
-        foreach (var (name, file) in new[] { ("CaFile", tls.CaFile), ("CertificateFile", tls.CertificateFile), ("KeyFile", tls.KeyFile) })
+        if (!string.IsNullOrEmpty(tls.KeyPasswordFile) && string.IsNullOrEmpty(tls.KeyFile))
+        {
+            errors.Add($"{at}:UpstreamTls:KeyPasswordFile: the password of an encrypted KeyFile; set KeyFile (and CertificateFile) too, or remove it.");
+        }
+        foreach (var (name, file) in new[] { ("CaFile", tls.CaFile), ("CertificateFile", tls.CertificateFile), ("KeyFile", tls.KeyFile), ("KeyPasswordFile", tls.KeyPasswordFile) })
         {
             if (!string.IsNullOrEmpty(file) && !File.Exists(file))
             {
@@ -656,7 +660,11 @@ public static partial class McpEdgeOptionsValidator
         {
             errors.Add($"{at}: CertificateFile and KeyFile go together; set both (PEM files, e.g. a Kubernetes TLS secret's tls.crt and tls.key) or neither.");
         }
-        foreach (var (name, file) in new[] { ("CertificateFile", tls.CertificateFile), ("KeyFile", tls.KeyFile) })
+        if (!string.IsNullOrEmpty(tls.KeyPasswordFile) && !hasKey)
+        {
+            errors.Add($"{at}:KeyPasswordFile: the password of an encrypted KeyFile; set KeyFile (and CertificateFile) too, or remove it.");
+        }
+        foreach (var (name, file) in new[] { ("CertificateFile", tls.CertificateFile), ("KeyFile", tls.KeyFile), ("KeyPasswordFile", tls.KeyPasswordFile) })
         {
             if (!string.IsNullOrEmpty(file) && !File.Exists(file))
             {

@@ -46,12 +46,13 @@ public sealed class UpstreamTlsContext
     /// </summary>
     public static UpstreamTlsContext? Load(UpstreamTlsOptions options, out string? error)
     {
-        string? ca = null, certificate = null, key = null;
+        string? ca = null, certificate = null, key = null, password = null;
         try
         {
             ca = Read(options.CaFile);
             certificate = Read(options.CertificateFile);
             key = Read(options.KeyFile);
+            password = Read(options.KeyPasswordFile) is { } passwordFile ? PemCertificates.PasswordOf(passwordFile) : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -69,7 +70,7 @@ public sealed class UpstreamTlsContext
         X509Certificate2? clientCertificate = null;
         if (certificate is not null && key is not null)
         {
-            if (PemCertificates.LoadPair(certificate, key, PemCertificates.ClientAuthentication, "client authentication", out error) is not var (leaf, chain))
+            if (PemCertificates.LoadPair(certificate, key, password, PemCertificates.ClientAuthentication, "client authentication", out error) is not var (leaf, chain))
             {
                 error = $"UpstreamTls:CertificateFile: {error}";
                 return null;
@@ -78,7 +79,7 @@ public sealed class UpstreamTlsContext
             clientCertificate = leaf;
         }
         error = null;
-        var fingerprint = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{ca}\0{certificate}\0{key}")));
+        var fingerprint = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{ca}\0{certificate}\0{key}\0{password}")));
         return new UpstreamTlsContext(fingerprint, roots, client, clientCertificate);
     }
 

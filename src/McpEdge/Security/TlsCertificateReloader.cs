@@ -60,7 +60,7 @@ public sealed partial class TlsCertificateReloader : IDisposable
     private readonly ITimer? _timer;
     private readonly Counter<long>? _reloads;
     private readonly Lock _lock = new();
-    private (string Certificate, string Key) _lastTried;
+    private (string Certificate, string Key, string? Password) _lastTried;
     private volatile InUse? _inUse;
 
     /// <summary>Loads the certificate when <see cref="TlsOptions.CertificateFile"/> is set and starts looking for changes.</summary>
@@ -417,11 +417,13 @@ public sealed partial class TlsCertificateReloader : IDisposable
     /// <inheritdoc />
     public void Dispose() => _timer?.Dispose();
 
-    private (string Certificate, string Key)? ReadFiles()
+    /// <summary>The certificate file, the key file and, with <see cref="TlsOptions.KeyPasswordFile"/>, the key's password; null when one cannot be read now.</summary>
+    private (string Certificate, string Key, string? Password)? ReadFiles()
     {
         try
         {
-            return (File.ReadAllText(_options.CertificateFile!), File.ReadAllText(_options.KeyFile!));
+            return (File.ReadAllText(_options.CertificateFile!), File.ReadAllText(_options.KeyFile!),
+                _options.KeyPasswordFile is { Length: > 0 } passwordFile ? PemCertificates.PasswordOf(File.ReadAllText(passwordFile)) : null);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -431,9 +433,9 @@ public sealed partial class TlsCertificateReloader : IDisposable
         }
     }
 
-    private static InUse? Load((string Certificate, string Key) files, out string? error)
+    private static InUse? Load((string Certificate, string Key, string? Password) files, out string? error)
     {
-        if (PemCertificates.LoadPair(files.Certificate, files.Key, PemCertificates.ServerAuthentication, "server authentication", out error) is not var (certificate, chain))
+        if (PemCertificates.LoadPair(files.Certificate, files.Key, files.Password, PemCertificates.ServerAuthentication, "server authentication", out error) is not var (certificate, chain))
         {
             return null;
         }

@@ -122,6 +122,20 @@ public sealed class TestCertificates : IDisposable
     /// <summary>Writes <c>tls.key</c>, replacing it at once.</summary>
     public void WriteKey(ECDsa key) => Replace(KeyFile, key.ExportPkcs8PrivateKeyPem());
 
+    /// <summary>The password file beside the key (<c>tls.key.password</c>).</summary>
+    public string PasswordFile => Path.Combine(Directory, "tls.key.password");
+
+    /// <summary>
+    /// Writes <c>tls.key</c> as encrypted PKCS#8 (PBES2, AES-256-CBC, PBKDF2-SHA256) under
+    /// <paramref name="password"/>, and <see cref="PasswordFile"/> with <paramref name="filePassword"/>
+    /// (the same unless a test wants them apart) and a line end, as <c>echo</c> writes it.
+    /// </summary>
+    public void WriteEncryptedKey(ECDsa key, string password, string? filePassword = null)
+    {
+        Replace(KeyFile, key.ExportEncryptedPkcs8PrivateKeyPem(password, new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 10_000)));
+        Replace(PasswordFile, (filePassword ?? password) + "\n");
+    }
+
     /// <summary>
     /// Writes beside the file and renames over it, so that an edge looking at the files on its timer
     /// never reads a half-written one (as a Kubernetes secret volume swaps its files in one rename).

@@ -324,6 +324,49 @@ public class ListenerTests
         Assert.Contains("McpEdge:Tls: the key file does not hold the unencrypted private key of the certificate CN=edge-1", Assert.Single(mismatched.Errors));
     }
 
+    [Fact]
+    public async Task McpEdgeTls_EncryptedKeyWithKeyPasswordFile_Serves_ReloadsKeyAndPasswordTogether_AndNamesWhatIsWrong()
+    {
+        using var certificates = new TestCertificates();
+        var (first, firstKey) = certificates.Issue("edge-1");
+        certificates.WriteCertificate(first);
+        certificates.WriteEncryptedKey(firstKey, "password one");
+        var servers = new { s = Mcp.Server(upstreams: ["http://127.0.0.1:9/mcp"]) };
+        var tls = new { certificates.CertificateFile, certificates.KeyFile, certificates.PasswordFile, CheckInterval = "01:00:00" };
+        await using (var edge = await TestEdge.StartAsync(new { Servers = servers, Tls = new { tls.CertificateFile, tls.KeyFile, KeyPasswordFile = tls.PasswordFile, tls.CheckInterval } },
+            "--urls", "https://127.0.0.1:0"))
+        {
+            var reloader = edge.Services.GetRequiredService<TlsCertificateReloader>();
+            Assert.Equal("CN=edge-1", await PresentedAsync(certificates, edge.BaseAddress));
+
+            // A renewal whose key comes with a new password: applied once both files have changed.
+            var (second, secondKey) = certificates.Issue("edge-2");
+            certificates.WriteCertificate(second);
+            certificates.WriteEncryptedKey(secondKey, "password two", filePassword: "password one");
+            Assert.False(reloader.Check()); // the new key with the old password: rejected, edge-1 stays
+            Assert.Equal("CN=edge-1", await PresentedAsync(certificates, edge.BaseAddress));
+            certificates.WriteEncryptedKey(secondKey, "password two");
+            Assert.True(reloader.Check());
+            Assert.Equal("CN=edge-2", await PresentedAsync(certificates, edge.BaseAddress));
+        }
+
+        async Task<string> StartErrorAsync(object section) =>
+            Assert.Single((await Assert.ThrowsAsync<McpEdgeConfigurationException>(() => TestEdge.StartAsync(new { Servers = servers, Tls = section }, "--urls", "https://127.0.0.1:0"))).Errors);
+        Assert.Contains("the key file holds an encrypted private key (ENCRYPTED PRIVATE KEY); give its password in KeyPasswordFile",
+            await StartErrorAsync(new { tls.CertificateFile, tls.KeyFile }));
+        certificates.WriteEncryptedKey(certificates.Issue("edge-3").Key, "right", filePassword: "wrong");
+        Assert.Contains("encrypted with the password of the password file",
+            await StartErrorAsync(new { tls.CertificateFile, tls.KeyFile, KeyPasswordFile = tls.PasswordFile }));
+        File.WriteAllText(certificates.KeyFile, "-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00112233445566778899AABBCCDDEEFF\n\nAAAA\n-----END EC PRIVATE KEY-----\n");
+        Assert.Contains("OpenSSL's traditional encrypted format (Proc-Type: 4,ENCRYPTED), which .NET cannot read; convert it",
+            await StartErrorAsync(new { tls.CertificateFile, tls.KeyFile, KeyPasswordFile = tls.PasswordFile }));
+        certificates.WriteKey(certificates.Issue("edge-4").Key);
+        Assert.Contains("KeyPasswordFile is set, but the key file holds no encrypted private key",
+            await StartErrorAsync(new { tls.CertificateFile, tls.KeyFile, KeyPasswordFile = tls.PasswordFile }));
+        Assert.Contains("McpEdge:Tls:KeyPasswordFile: the password of an encrypted KeyFile; set KeyFile",
+            await StartErrorAsync(new { KeyPasswordFile = tls.PasswordFile }));
+    }
+
     /// <summary>The subject of the certificate a new TLS connection to <paramref name="edge"/> is given.</summary>
     private static async Task<string> PresentedAsync(TestCertificates certificates, Uri edge)
     {

@@ -117,6 +117,27 @@ public sealed class UpstreamTlsTests : IDisposable
     }
 
     [Fact]
+    public async Task ClientCertificate_WithAnEncryptedKeyAndKeyPasswordFile_Presented()
+    {
+        var subjects = new ConcurrentQueue<string>();
+        await using var replica = await ReplicaAsync(subjects);
+        var ca = _serverCa.WriteRoot();
+        var (client, clientKey) = _clientCa.IssueClient("edge-encrypted");
+        _clientCa.WriteCertificate(client);
+        _clientCa.WriteEncryptedKey(clientKey, "s3cret");
+        await using var edge = await TestEdge.StartAsync(new
+        {
+            Servers = new Dictionary<string, object>
+            {
+                ["mtls"] = Mcp.Server(upstreamTls: new { CaFile = ca, _clientCa.CertificateFile, _clientCa.KeyFile, KeyPasswordFile = _clientCa.PasswordFile }, upstreams: replica.Url + "/mcp"),
+            },
+        });
+
+        Assert.Equal(HttpStatusCode.OK, await PingAsync(edge, "mtls"));
+        Assert.Equal(["CN=edge-encrypted"], subjects);
+    }
+
+    [Fact]
     public async Task Probes_UseTheServersTls()
     {
         await using var replica = await ReplicaAsync();
@@ -143,6 +164,11 @@ public sealed class UpstreamTlsTests : IDisposable
         var (server, serverKey) = _clientCa.Issue("not-a-client"); // server authentication only
         _clientCa.WriteCertificate(server);
         _clientCa.WriteKey(serverKey);
+        using var other = new TestCertificates();
+        var (encrypted, key) = other.IssueClient("encrypted");
+        other.WriteCertificate(encrypted);
+        other.WriteEncryptedKey(key, "s3cret");
+        var (encryptedCertificate, encryptedKey) = (other.CertificateFile, other.KeyFile);
         var config = Path.Combine(Directory.CreateTempSubdirectory("mcpedge-upstream-tls-").FullName, "mcpedge.json");
         File.WriteAllText(config, System.Text.Json.JsonSerializer.Serialize(new
         {
@@ -152,6 +178,7 @@ public sealed class UpstreamTlsTests : IDisposable
                 {
                     a = new { Upstreams = new[] { "https://127.0.0.1:9/mcp" }, UpstreamTls = new { CaFile = emptyCa } },
                     b = new { Upstreams = new[] { "https://127.0.0.1:9/mcp" }, UpstreamTls = new { _clientCa.CertificateFile, _clientCa.KeyFile } },
+                    c = new { Upstreams = new[] { "https://127.0.0.1:9/mcp" }, UpstreamTls = new { CertificateFile = encryptedCertificate, KeyFile = encryptedKey } },
                 },
             },
         }));
@@ -161,6 +188,7 @@ public sealed class UpstreamTlsTests : IDisposable
 
             Assert.Contains("McpEdge:Servers:a:UpstreamTls:CaFile: the CA file holds no PEM certificate", ex.Message);
             Assert.Contains("McpEdge:Servers:b:UpstreamTls:CertificateFile: the certificate CN=not-a-client is not for client authentication", ex.Message);
+            Assert.Contains("McpEdge:Servers:c:UpstreamTls:CertificateFile: the key file holds an encrypted private key (ENCRYPTED PRIVATE KEY); give its password in KeyPasswordFile.", ex.Message);
         }
         finally
         {
