@@ -19,8 +19,8 @@ namespace McpEdge.Sessions;
 /// <item>A change that leaves no key at all is rejected too: a random key would end every session.</item>
 /// <item>A key file that cannot be read (between a Secret volume's symlink swap and the next look) is
 /// tried again at the next check (event 17).</item>
-/// <item>When configured keys replace the random per-process key, that key stays last in the ring,
-/// so the sessions it sealed keep opening on this replica.</item>
+/// <item>When configured keys replace the random per-process key, that key stays last in the ring
+/// for as long as the process runs, so the sessions it sealed keep opening on this replica.</item>
 /// <item>An applied change is logged with the key ids (event 15); <c>mcpedge.session.keys</c> (1 per
 /// key, labels <c>key_id</c> and <c>role</c> = <c>sealing</c> or <c>opening</c>) lets an alert see
 /// edge replicas that seal with different keys.</item>
@@ -35,6 +35,7 @@ public sealed partial class SessionKeyReloader : IDisposable
     private readonly Counter<long> _reloads;
     private readonly ITimer _timer;
     private readonly Lock _lock = new();
+    private readonly SessionKey? _randomKey;
     private TimeSpan _interval;
     private string? _lastTried;
 
@@ -45,7 +46,11 @@ public sealed partial class SessionKeyReloader : IDisposable
         _sealer = sealer;
         _logger = logger;
         var ring = sealer.Ring;
-        if (!ring.IsEphemeral)
+        if (ring.IsEphemeral)
+        {
+            _randomKey = ring.Keys[0];
+        }
+        else
         {
             LogInUse(logger, ring.Keys[0].Hex, ring.Keys.Count, ring.KeyIds);
         }
@@ -98,9 +103,9 @@ public sealed partial class SessionKeyReloader : IDisposable
                 _reloads.Add(1, new KeyValuePair<string, object?>("result", "rejected"));
                 return false;
             }
-            if (inUse.IsEphemeral)
+            if (_randomKey is not null)
             {
-                ring = ring.WithOpeningKey(inUse.Keys[0]);
+                ring = ring.WithOpeningKey(_randomKey);
             }
             if (ring.SameKeysAs(inUse))
             {
@@ -144,7 +149,7 @@ public sealed partial class SessionKeyReloader : IDisposable
         }
     }
 
-    /// <summary>The secrets in order, as one string to compare with the last ones tried (kept in memory only, as the ring's secrets are).</summary>
+    /// <summary>The secrets in order, as one string to compare with the last ones tried (held in memory only, as the bound configuration holds them).</summary>
     private static string? Fingerprint(IReadOnlyList<(string Setting, string Secret)>? secrets) =>
         secrets is null ? null : string.Join('\n', secrets.Select(s => s.Secret));
 

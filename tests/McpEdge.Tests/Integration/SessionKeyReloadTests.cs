@@ -158,5 +158,14 @@ public class SessionKeyReloadTests
         Assert.Equal(HttpStatusCode.OK, await PingAsync(edge, after));
         Assert.Equal(HttpStatusCode.OK, await PingAsync(edge, before)); // the random key stays last, to open
         Assert.Equal(2, sealer.Ring.Keys.Count);
+
+        // And through later changes, for as long as the process runs.
+        changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await edge.WriteConfigAsync(new { Servers = servers, Sessions = new { Keys = new[] { KeyB, KeyA } } });
+        await changed.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(Hex(KeyB), KeyIdOf(await InitializeAsync(edge)));
+        Assert.Equal(HttpStatusCode.OK, await PingAsync(edge, before));
+        Assert.Equal(HttpStatusCode.OK, await PingAsync(edge, after));
+        Assert.Equal(3, sealer.Ring.Keys.Count);
     }
 }
