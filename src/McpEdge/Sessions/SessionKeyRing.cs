@@ -101,8 +101,9 @@ public sealed class SessionKeyRing
     internal SessionKeyRing WithOpeningKey(SessionKey key) =>
         Keys.Any(k => k.Id == key.Id) ? this : new SessionKeyRing([.. Keys, key], IsEphemeral);
 
-    /// <summary>Whether both rings hold the keys of the same ids in the same order (so seal and open alike).</summary>
-    internal bool SameKeysAs(SessionKeyRing other) => Keys.Select(k => k.Id).SequenceEqual(other.Keys.Select(k => k.Id));
+    /// <summary>Whether both rings hold the same keys in the same order (so seal and open alike); compared by key, not by the 16-bit id two keys may share.</summary>
+    internal bool SameKeysAs(SessionKeyRing other) =>
+        Keys.Count == other.Keys.Count && Keys.Zip(other.Keys).All(pair => pair.First.Key.AsSpan().SequenceEqual(pair.Second.Key));
 
     /// <summary>The key ids, the sealing key first, as <see cref="SessionKey.Hex"/>, comma-separated: what logs and <c>--check</c> show.</summary>
     public string KeyIds => string.Join(", ", Keys.Select(k => k.Hex));
