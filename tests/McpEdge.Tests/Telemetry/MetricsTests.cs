@@ -207,6 +207,19 @@ public class MetricsTests
         }
     }
 
+    [Fact]
+    public async Task Readme_ShowsTheBundledAlertRulesAsTheyAre()
+    {
+        // The README repeats config/prometheus/mcpedge-alerts.yml in its Metrics section; it drifted once.
+        var root = Path.GetFullPath(Path.Combine(McpEdge.Tests.EndToEnd.PeerProcess.PeersDirectory, "../.."));
+        var readme = await File.ReadAllTextAsync(Path.Combine(root, "README.md"));
+        var rules = await File.ReadAllTextAsync(Path.Combine(root, "config/prometheus/mcpedge-alerts.yml"));
+        var start = readme.IndexOf("```yaml\ngroups:\n", StringComparison.Ordinal);
+        Assert.True(start >= 0, "the README's Metrics section shows the alert rules in a yaml block starting with 'groups:'");
+        start += "```yaml\n".Length;
+        Assert.Equal(rules.TrimEnd(), readme[start..readme.IndexOf("```", start, StringComparison.Ordinal)].TrimEnd());
+    }
+
     /// <summary>promtool (Debian package prometheus; .ci/run installs it).</summary>
     private static Task<(int Exit, string Output)> PromtoolAsync(string[] args, string? stdin) => Tool.RunAsync("promtool", args, stdin);
 
