@@ -75,7 +75,7 @@ public sealed partial class TlsCertificateReloader : IDisposable
             return;
         }
 
-        var files = ReadFiles() ?? throw new McpEdgeConfigurationException([$"{McpEdgeOptions.SectionName}:Tls: the files '{_options.CertificateFile}' and '{_options.KeyFile}' could not be read."]);
+        var files = ReadFiles() ?? throw new McpEdgeConfigurationException([$"{McpEdgeOptions.SectionName}:Tls: the files '{_options.CertificateFile}' and '{_options.KeyFile}'{(string.IsNullOrEmpty(_options.KeyPasswordFile) ? "" : $" and '{_options.KeyPasswordFile}'")} could not be read (event 103 gives the reason)."]);
         _lastTried = files;
         if (Load(files, out var error) is not { } loaded)
         {

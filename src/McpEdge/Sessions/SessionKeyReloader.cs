@@ -90,16 +90,9 @@ public sealed partial class SessionKeyReloader : IDisposable
             _lastTried = fingerprint;
 
             var inUse = _sealer.Ring;
-            SessionKeyRing ring;
-            try
+            if (Derive(secrets, out var problem) is not { } ring)
             {
-                ring = secrets.Count > 0
-                    ? SessionKeyRing.FromSecrets(secrets)
-                    : throw new McpEdgeConfigurationException([$"{McpEdgeOptions.SectionName}:Sessions: no key is left in Keys or KeyFile; a random key would end every session, so restart the edge to use one."]);
-            }
-            catch (McpEdgeConfigurationException e)
-            {
-                LogRejected(_logger, inUse.KeyIds, string.Join(" | ", e.Errors));
+                LogRejected(_logger, inUse.KeyIds, problem!);
                 _reloads.Add(1, new KeyValuePair<string, object?>("result", "rejected"));
                 return false;
             }
@@ -115,6 +108,26 @@ public sealed partial class SessionKeyReloader : IDisposable
             LogApplied(_logger, ring.Keys[0].Hex, ring.Keys.Count, ring.KeyIds, inUse.KeyIds);
             _reloads.Add(1, new KeyValuePair<string, object?>("result", "applied"));
             return true;
+        }
+    }
+
+    /// <summary>The ring of <paramref name="secrets"/>; null with <paramref name="problem"/> when a secret does not derive or none is left (a random key would end every session).</summary>
+    private static SessionKeyRing? Derive(IReadOnlyList<(string Setting, string Secret)> secrets, out string? problem)
+    {
+        problem = null;
+        if (secrets.Count == 0)
+        {
+            problem = $"{McpEdgeOptions.SectionName}:Sessions: no key is left in Keys or KeyFile; a random key would end every session, so restart the edge to use one.";
+            return null;
+        }
+        try
+        {
+            return SessionKeyRing.FromSecrets(secrets);
+        }
+        catch (McpEdgeConfigurationException e)
+        {
+            problem = string.Join(" | ", e.Errors);
+            return null;
         }
     }
 
